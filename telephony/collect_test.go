@@ -133,3 +133,11 @@ func TestReasonMapping(t *testing.T) {
 		}
 	}
 }
+
+func TestMask(t *testing.T) {
+	for in, want := range map[string]string{"": "", "110": "**10", "96596": "9***96", "13812345678": "138****5678", "+8613812345678": "+86****5678"} {
+		if got := telephony.Mask(in); got != want {
+			t.Errorf("Mask(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
