@@ -21,13 +21,13 @@ func (f *flow) afterHours(ctx context.Context) error {
 // and schedules a callback for the next working period. The message ends
 // with '#', the caller hanging up or the configured bound.
 func (f *flow) takeMessage(ctx context.Context, why string) error {
+	drain(f.call.Digits())
 	if err := telephony.PlayAll(ctx, f.call, promptLeaveMessage, promptBeep); err != nil {
 		return err
 	}
 	// The message is a file of its own; the call recording so far is kept
 	// as well.
 	f.stopRecording(ctx)
-	drain(f.call.Digits())
 	rec, err := f.call.Record(ctx, recordingName("msg", f.info.ID))
 	if err != nil {
 		return fmt.Errorf("record message: %w", err)
