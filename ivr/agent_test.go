@@ -314,6 +314,7 @@ func TestAgentLeavesThenTransferFails(t *testing.T) {
 func TestQueueOffersMessage(t *testing.T) {
 	cfg := testConfig()
 	cfg.QueueOfferMessage = 20 * time.Millisecond
+	cfg.MessageMax = 20 * time.Millisecond
 	h := newHarness(t, cfg, ivrtest.Calendar{}, nil)
 	call := h.call("c1", "13812345678")
 	call.PromptLength = 2 * time.Millisecond
@@ -323,8 +324,6 @@ func TestQueueOffersMessage(t *testing.T) {
 			c.Press("0")
 		case "queue-offer-message":
 			c.Press("1")
-		case "beep":
-			c.Press("#")
 		}
 	}
 	h.wait(h.ring(call))
@@ -360,12 +359,14 @@ func checkMessage(t *testing.T, h *harness, why string, due time.Time) {
 
 func TestAfterHours(t *testing.T) {
 	next := time.Date(2026, 12, 1, 0, 30, 0, 0, time.UTC)
-	h := newHarness(t, testConfig(), ivrtest.Calendar{Closed: true, Next: next}, nil)
+	cfg := testConfig()
+	cfg.MessageMax = 20 * time.Millisecond // the message ends on '#' or at this bound
+	h := newHarness(t, cfg, ivrtest.Calendar{Closed: true, Next: next}, nil)
 	events := h.svc.Bus().Subscribe(h.ctx)
 	call := h.call("c1", "13812345678")
 	call.OnPlay = func(c *telephonytest.Call, prompt string) {
 		if prompt == "beep" {
-			c.Press("#")
+			c.Press("#") // too early: pressed during the beep, it is dropped
 		}
 	}
 	h.wait(h.ring(call))

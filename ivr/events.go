@@ -24,7 +24,7 @@ type Event struct {
 	CallID  string    `json:"call_id,omitempty"`
 	Ticket  *Ticket   `json:"ticket,omitempty"`
 	Unit    string    `json:"unit,omitempty"`
-	Outcome string    `json:"outcome,omitempty"` // reason of a failed transfer; "in"/"out" for agent state
+	Outcome string    `json:"outcome,omitempty"` // reason of a failed transfer or ended call; "in"/"out" for agent state
 }
 
 // Bus is an in-process publish/subscribe of events. A slow subscriber

@@ -26,8 +26,9 @@ func (f *flow) takeMessage(ctx context.Context, why string) error {
 		return err
 	}
 	// The message is a file of its own; the call recording so far is kept
-	// as well.
+	// as well. Keys pressed during the prompts do not end the message.
 	f.stopRecording(ctx)
+	drain(f.call.Digits())
 	rec, err := f.call.Record(ctx, recordingName("msg", f.info.ID))
 	if err != nil {
 		return fmt.Errorf("record message: %w", err)

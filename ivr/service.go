@@ -341,6 +341,10 @@ func (f *flow) finish(ctx context.Context, flowErr error) {
 	if err := f.s.ledger.CloseCall(ctx, closing); err != nil {
 		f.log.Error("close call record", "err", err)
 	}
+	f.mu.Lock()
+	t = f.ticket
+	f.mu.Unlock()
+	f.s.bus.Publish(Event{Type: EventCallEnded, At: f.s.now(), CallID: f.info.ID, Agent: closing.Agent, Ticket: &t, Outcome: string(end.Reason)})
 	f.log.Info("call ended", "reason", end.Reason, "by", end.By, "choice", closing.Choice, "agent", closing.Agent)
 }
 
