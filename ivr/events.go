@@ -13,6 +13,7 @@ const (
 	EventTransferFailed = "transfer-failed" // the unit was busy, did not answer or failed
 	EventAgentState     = "agent-state"     // an agent logged in or out
 	EventMessageLeft    = "message-left"    // a caller left a message; a callback is scheduled
+	EventCallEnded      = "call-ended"      // a call is over and its record complete in the ledger
 )
 
 // Event is something an agent console wants to know, as it is sent on
