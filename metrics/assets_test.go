@@ -394,4 +394,3 @@ func hasHan(s string) bool {
 	}
 	return false
 }
-
