@@ -3,6 +3,8 @@ package metrics
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -121,6 +123,32 @@ func BenchmarkLedgerCollect(b *testing.B) {
 	for b.Loop() {
 		if _, err := reg.Gather(); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMetricsPage measures a whole /metrics request (every call-path
+// series, the Go and process collectors, the ticket gauges from a source
+// that costs nothing) for the configuration of the tests.
+func BenchmarkMetricsPage(b *testing.B) {
+	reg := prometheus.NewRegistry()
+	if _, err := New(reg, testConfig()); err != nil {
+		b.Fatal(err)
+	}
+	src := &fakeLedger{snap: LedgerSnapshot{Stages: []StageCount{{Stage: "feedback", Unit: "房产部", Open: 12, Overdue: 3}}}}
+	c, err := NewLedgerCollector(src, testConfig(), 0, discardLog())
+	if err != nil {
+		b.Fatal(err)
+	}
+	reg.MustRegister(c)
+	h := Handler(reg, discardLog())
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("GET /metrics: %d", rec.Code)
 		}
 	}
 }
