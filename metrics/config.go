@@ -23,7 +23,7 @@ const (
 // DefaultStages are the ticket stages the regulation times (第七条, 第九条):
 // transfer to the unit within 1 working hour, the handling-flow sheet within
 // 2 hours, the unit's feedback within 2 days, the callback within 3 days.
-var DefaultStages = []string{"transfer", "flow_sheet", "feedback", "callback"}
+var DefaultStages = []string{"transfer", "sheet", "feedback", "callback"}
 
 // DefaultSteps are the steps of the call flows that can fail, for
 // FlowError.
