@@ -131,7 +131,7 @@ type promServer struct {
 	base string
 }
 
-// startPrometheus runs prometheus scraping target (host:port) every 100 ms
+// startPrometheus runs prometheus scraping target (host:port) every 200 ms
 // with the alert rules, on a free loopback port and its own storage, and
 // stops it when the test ends.
 func startPrometheus(t *testing.T, target string) *promServer {
@@ -144,9 +144,9 @@ func startPrometheus(t *testing.T, target string) *promServer {
 	dir := t.TempDir()
 	config := filepath.Join(dir, "prometheus.yml")
 	err = os.WriteFile(config, fmt.Appendf(nil, `global:
-  scrape_interval: 100ms
-  scrape_timeout: 100ms
-  evaluation_interval: 100ms
+  scrape_interval: 200ms
+  scrape_timeout: 200ms
+  evaluation_interval: 200ms
 rule_files:
   - %q
 scrape_configs:
