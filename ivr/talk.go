@@ -135,12 +135,16 @@ func (k *keypad) add(d rune) (string, bool) {
 func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) (requeue bool, err error) {
 	s := f.s
 	s.queue.talking(agent.ID)
+	f.setStage(stageTalk)
+	answered := s.now()
+	s.obs.CallAnswered(f.lineLabel(), answered.Sub(f.queuedAt))
 	agentUp := true
 	dropAgent := func() {
 		if !agentUp {
 			return
 		}
 		agentUp = false
+		s.obs.TalkTime(f.lineLabel(), s.now().Sub(answered))
 		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		_ = agentCall.Hangup(hctx, telephony.ReasonNormal)
 		cancel()
@@ -150,6 +154,7 @@ func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) 
 
 	bridge, err := s.engine.NewBridge(ctx)
 	if err != nil {
+		s.obs.FlowError(stepBridge)
 		return false, fmt.Errorf("bridge caller and agent: %w", err)
 	}
 	defer func() {
@@ -158,9 +163,11 @@ func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) 
 		_ = bridge.Close(cctx)
 	}()
 	if err := bridge.Add(ctx, f.call); err != nil {
+		s.obs.FlowError(stepBridge)
 		return false, fmt.Errorf("bridge caller: %w", err)
 	}
 	if err := bridge.Add(ctx, agentCall); err != nil {
+		s.obs.FlowError(stepBridge)
 		return false, fmt.Errorf("bridge agent: %w", err)
 	}
 	f.mu.Lock()
@@ -174,12 +181,12 @@ func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) 
 	if err := s.ledger.AssignAgent(ctx, t.ID, agent.ID, s.now()); err != nil {
 		f.log.Error("assign agent", "agent", agent.ID, "err", err)
 	}
-	f.log.Info("agent answered", "agent", agent.ID, "ticket", t.ID)
-	s.bus.Publish(Event{Type: EventScreenPop, At: s.now(), Agent: agent.ID, CallID: f.info.ID, Ticket: &t})
-
+	// Transfers are accepted from the moment the agent sees the ticket.
 	sess := &session{requests: make(chan transferRequest), done: make(chan struct{})}
 	s.register(t.ID, sess)
 	defer s.unregister(t.ID, sess)
+	f.log.Info("agent answered", "agent", agent.ID, "ticket", t.ID)
+	s.bus.Publish(Event{Type: EventScreenPop, At: s.now(), Agent: agent.ID, CallID: f.info.ID, Ticket: &t})
 
 	var (
 		agentDone   = agentCall.Done()
@@ -275,6 +282,7 @@ func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) 
 			}
 			unitCall, unitDone = r.call, r.call.Done()
 			if err := bridge.Add(ctx, unitCall); err != nil {
+				s.obs.FlowError(stepTransfer)
 				return false, fmt.Errorf("bridge unit: %w", err)
 			}
 			if err := s.ledger.RecordTransfer(ctx, t.ID, pending.unit.ID, now); err != nil {
