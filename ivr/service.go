@@ -277,9 +277,10 @@ func (f *flow) tagLine(ctx context.Context, line Line) {
 	if err != nil {
 		return // already logged by openTicket
 	}
-	merged, err := f.s.ledger.TagLine(ctx, f.info.ID, t.ID, line.Name)
+	merged, err := f.s.ledger.TagLine(ctx, f.info.ID, t.ID, line.code())
 	if err != nil {
-		f.log.Error("tag line", "line", line.Name, "err", err)
+		f.log.Error("tag line", "line", line.code(), "err", err)
+		f.s.obs.FlowError(stepTicket)
 		return
 	}
 	f.mu.Lock()
