@@ -3,6 +3,7 @@ package ticket
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -53,6 +56,49 @@ type Store struct {
 	deadlines Deadlines
 	window    time.Duration
 	log       *slog.Logger
+
+	st *prepared
+	// opens carries OpenForCall requests to the one goroutine that writes
+	// them, several to a transaction (group commit).
+	opens  chan openReq
+	quit   chan struct{}
+	closed sync.WaitGroup
+
+	ck         *sql.DB // the checkpointing connection
+	checkpoint chan struct{}
+	writes     atomic.Int64
+}
+
+// prepared holds the statements of the hot path (opening a ticket for a
+// call), prepared once on the writer connection.
+type prepared struct {
+	findCall, number, insTicket, insEvent, insDeadline, insDeadlines2, insCall *sqlx.Stmt
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	s.st = &prepared{}
+	for _, p := range []struct {
+		dst **sqlx.Stmt
+		q   string
+	}{
+		{&s.st.findCall, `SELECT t.id, t.number FROM calls c JOIN tickets t ON t.id = c.ticket_id WHERE c.call_id = ?`},
+		{&s.st.number, `INSERT INTO ticket_numbers (day, last) VALUES (?, 1) ON CONFLICT (day) DO UPDATE SET last = last + 1 RETURNING last`},
+		{&s.st.insTicket, `INSERT INTO tickets (number, channel, kind, status, caller, caller_name, line, content, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&s.st.insEvent, `INSERT INTO ticket_events (ticket_id, at, kind, actor, from_status, to_status, unit_id, note)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&s.st.insDeadline, `INSERT INTO deadlines (ticket_id, stage, unit_id, started_at, due_at) VALUES (?, ?, ?, ?, ?)`},
+		{&s.st.insDeadlines2, `INSERT INTO deadlines (ticket_id, stage, unit_id, started_at, due_at) VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)`},
+		{&s.st.insCall, `INSERT INTO calls (call_id, ticket_id, direction, caller, caller_name, dialled, started_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`},
+	} {
+		st, err := s.w.PreparexContext(ctx, p.q)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		*p.dst = st
+	}
+	return nil
 }
 
 // Option configures a Store.
@@ -98,10 +144,13 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("open ledger: %w", err)
 		}
 	}
-	w, err := sqlx.Open("sqlite3", dsn(path, false))
-	if err != nil {
-		return nil, fmt.Errorf("open ledger %s: %w", path, err)
-	}
+	// The writer never checkpoints itself: a checkpoint copies the WAL
+	// into the database and syncs, and would stall the opening of tickets.
+	// A goroutine on its own connection does it instead.
+	w := sqlx.NewDb(sql.OpenDB(connector{dsn: dsn(path, false), hook: func(c *sqlite3.SQLiteConn) error {
+		_, err := c.Exec("PRAGMA wal_autocheckpoint = 0", nil)
+		return err
+	}}), "sqlite3")
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
@@ -118,7 +167,56 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
 	s.w, s.r = w, r
+	if err := s.prepare(ctx); err != nil {
+		s.w.Close()
+		s.r.Close()
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+	}
+	ck, err := sql.Open("sqlite3", dsn(path, false))
+	if err != nil {
+		s.w.Close()
+		s.r.Close()
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+	}
+	ck.SetMaxOpenConns(1)
+	s.ck = ck
+	s.opens, s.quit, s.checkpoint = make(chan openReq), make(chan struct{}), make(chan struct{}, 1)
+	s.closed.Add(2)
+	go s.openLoop()
+	go s.checkpointLoop()
 	return s, nil
+}
+
+// connector opens SQLite connections with a hook run on each, without
+// registering a driver globally.
+type connector struct {
+	dsn  string
+	hook func(*sqlite3.SQLiteConn) error
+}
+
+func (c connector) Connect(context.Context) (driver.Conn, error) {
+	return c.Driver().Open(c.dsn)
+}
+
+func (c connector) Driver() driver.Driver { return &sqlite3.SQLiteDriver{ConnectHook: c.hook} }
+
+// checkpointEvery is how many write transactions pass between checkpoints.
+const checkpointEvery = 200
+
+// checkpointLoop copies the WAL back into the database when asked, off the
+// writer's path.
+func (s *Store) checkpointLoop() {
+	defer s.closed.Done()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-s.checkpoint:
+			if _, err := s.ck.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+				s.log.Warn("checkpoint", "err", err)
+			}
+		}
+	}
 }
 
 // dsn is the connection string: WAL (readers never block the writer),
@@ -173,9 +271,24 @@ func migrate(ctx context.Context, db *sql.DB) ([]int64, error) {
 	return applied, nil
 }
 
-// Close closes the ledger.
+// ErrClosed: the store is closed.
+var ErrClosed = errors.New("ledger closed")
+
+// Close closes the ledger. Openings in flight finish first.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	select {
+	case <-s.quit:
+		return nil
+	default:
+	}
+	close(s.quit)
+	s.closed.Wait()
+	// A last checkpoint, so that the WAL does not outlive the service.
+	_, ckErr := s.ck.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	if ckErr != nil {
+		ckErr = fmt.Errorf("final checkpoint: %w", ckErr)
+	}
+	return errors.Join(s.r.Close(), ckErr, s.ck.Close(), s.w.Close())
 }
 
 // Calendar is the store's working calendar.
@@ -197,6 +310,17 @@ type txn struct {
 	*sqlx.Tx
 	ctx context.Context
 	now time.Time
+	st  *prepared
+}
+
+// exec runs a prepared statement in the transaction.
+func (tx *txn) exec(p *sqlx.Stmt, args ...any) (sql.Result, error) {
+	return tx.Stmtx(p).ExecContext(tx.ctx, args...)
+}
+
+// queryRow runs a prepared query in the transaction.
+func (tx *txn) queryRow(p *sqlx.Stmt, args ...any) *sqlx.Row {
+	return tx.Stmtx(p).QueryRowxContext(tx.ctx, args...)
 }
 
 // write runs fn in one write transaction, committed when fn returns nil.
@@ -205,11 +329,20 @@ func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(&txn{Tx: tx, ctx: ctx, now: s.now()}); err != nil {
+	if err := fn(&txn{Tx: tx, ctx: ctx, now: s.now(), st: s.st}); err != nil {
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if s.writes.Add(1)%checkpointEvery == 0 {
+		select {
+		case s.checkpoint <- struct{}{}:
+		default: // one is pending already
+		}
+	}
+	return nil
 }
 
 // Backup writes a consistent copy of the live ledger to dst (which must not

@@ -5,9 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 	"unicode"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
 // Status is where a ticket stands in the workflow (第七条 to 第九条).
@@ -139,8 +142,7 @@ func (tx *txn) addEvent(e Event) error {
 	if e.UnitID != "" {
 		unit = e.UnitID
 	}
-	_, err := tx.ExecContext(tx.ctx, `INSERT INTO ticket_events (ticket_id, at, kind, actor, from_status, to_status, unit_id, note)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.TicketID, ts(tx.now), e.Kind, e.Actor, e.From, e.To, unit, e.Note)
+	_, err := tx.exec(tx.st.insEvent, e.TicketID, ts(tx.now), e.Kind, e.Actor, e.From, e.To, unit, e.Note)
 	if err != nil {
 		return fmt.Errorf("add event %s: %w", e.Kind, err)
 	}
@@ -194,8 +196,7 @@ func cleanText(s string, max int) string {
 func (s *Store) nextNumber(tx *txn) (string, error) {
 	day := tx.now.In(s.cal.Location()).Format("20060102")
 	var n int64
-	err := tx.QueryRowxContext(tx.ctx, `INSERT INTO ticket_numbers (day, last) VALUES (?, 1)
-		ON CONFLICT (day) DO UPDATE SET last = last + 1 RETURNING last`, day).Scan(&n)
+	err := tx.queryRow(tx.st.number, day).Scan(&n)
 	if err != nil {
 		return "", fmt.Errorf("draw ticket number: %w", err)
 	}
@@ -239,9 +240,7 @@ func (s *Store) insertTicket(tx *txn, n NewTicket) (Ref, error) {
 		return Ref{}, err
 	}
 	now := ts(tx.now)
-	res, err := tx.ExecContext(tx.ctx, `INSERT INTO tickets (number, channel, kind, status, caller, caller_name, line, content, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		number, n.Channel, n.Kind, StatusRegistered, NormalizeCaller(n.Caller), cleanText(n.CallerName, 100),
+	res, err := tx.exec(tx.st.insTicket, number, n.Channel, n.Kind, StatusRegistered, NormalizeCaller(n.Caller), cleanText(n.CallerName, 100),
 		n.Line, cleanText(n.Content, 10000), now, now)
 	if err != nil {
 		return Ref{}, fmt.Errorf("insert ticket: %w", err)
@@ -290,42 +289,135 @@ type CallInfo struct {
 // OpenForCall registers an inbound call and opens its ticket (channel
 // hotline), in one transaction. It is idempotent on CallID: a call
 // delivered again (retry, reconnect) gets the ticket it already has.
+//
+// Openings from concurrent calls are committed together (group commit):
+// each returns only once its transaction is durable.
 func (s *Store) OpenForCall(ctx context.Context, c CallInfo) (Ref, error) {
 	if c.CallID == "" {
 		return Ref{}, fmt.Errorf("open ticket for call: empty call id: %w", ErrInvalid)
 	}
-	var ref Ref
-	err := s.write(ctx, func(tx *txn) error {
-		err := tx.QueryRowxContext(ctx, `SELECT t.id, t.number FROM calls c JOIN tickets t ON t.id = c.ticket_id WHERE c.call_id = ?`,
-			c.CallID).Scan(&ref.TicketID, &ref.Number)
-		if err == nil {
-			return nil
+	req := openReq{ctx: ctx, info: c, done: make(chan openRes, 1)}
+	select {
+	case s.opens <- req:
+	case <-ctx.Done():
+		return Ref{}, fmt.Errorf("open ticket for call: %w", ctx.Err())
+	case <-s.quit:
+		return Ref{}, fmt.Errorf("open ticket for call: %w", ErrClosed)
+	}
+	// The loop always answers a request it took.
+	res := <-req.done
+	if res.err != nil {
+		return Ref{}, fmt.Errorf("open ticket for call: %w", res.err)
+	}
+	return res.ref, nil
+}
+
+type openReq struct {
+	ctx  context.Context
+	info CallInfo
+	done chan openRes
+}
+
+type openRes struct {
+	ref Ref
+	err error
+}
+
+// maxBatch bounds a group commit.
+const maxBatch = 64
+
+// openLoop writes the openings, taking every request that is waiting into
+// the same transaction.
+func (s *Store) openLoop() {
+	defer s.closed.Done()
+	batch := make([]openReq, 0, maxBatch)
+	for {
+		select {
+		case <-s.quit:
+			return
+		case r := <-s.opens:
+			batch = append(batch[:0], r)
 		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
+		// Let the callers woken by the last batch queue up again, so that
+		// they join this one.
+		runtime.Gosched()
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.opens:
+				batch = append(batch, r)
+			default:
+				break more
+			}
 		}
-		ref, err = s.insertTicket(tx, NewTicket{Channel: ChannelHotline, Caller: c.Caller, CallerName: c.CallerName, Actor: "ivr"})
-		if err != nil {
-			return err
-		}
-		started := c.Started
-		if started.IsZero() {
-			started = tx.now
-		}
-		dir := c.Direction
-		if dir == "" {
-			dir = "inbound"
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO calls (call_id, ticket_id, direction, caller, caller_name, dialled, started_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, c.CallID, ref.TicketID, dir, NormalizeCaller(c.Caller),
-			cleanText(c.CallerName, 100), cleanText(c.Dialled, 64), ts(started))
-		if err != nil {
-			return fmt.Errorf("insert call: %w", err)
+		s.openBatch(batch)
+	}
+}
+
+// openBatch writes a batch in one transaction; each request in its own
+// savepoint, so that one bad request fails alone.
+func (s *Store) openBatch(batch []openReq) {
+	results := make([]openRes, len(batch))
+	err := s.write(context.Background(), func(tx *txn) error {
+		for i, r := range batch {
+			if err := r.ctx.Err(); err != nil {
+				results[i].err = err
+				continue
+			}
+			if _, err := tx.ExecContext(tx.ctx, `SAVEPOINT open_call`); err != nil {
+				return err
+			}
+			results[i].ref, results[i].err = s.openOne(tx, r.info)
+			end := `RELEASE open_call`
+			if results[i].err != nil {
+				end = `ROLLBACK TO open_call; RELEASE open_call`
+			}
+			if _, err := tx.ExecContext(tx.ctx, end); err != nil {
+				return err
+			}
+			if errors.Is(results[i].err, errCallTaken) {
+				var ref Ref
+				err := tx.queryRow(tx.st.findCall, r.info.CallID).Scan(&ref.TicketID, &ref.Number)
+				results[i] = openRes{ref: ref, err: err}
+			}
 		}
 		return nil
 	})
+	for i, r := range batch {
+		if err != nil && results[i].err == nil {
+			results[i] = openRes{err: err}
+		}
+		r.done <- results[i]
+	}
+}
+
+// errCallTaken: the call was opened before.
+var errCallTaken = errors.New("call opened before")
+
+// openOne opens the ticket of one call inside a transaction (and a
+// savepoint). It inserts without looking first: the call id's unique index
+// says whether the call was opened before (errCallTaken), the rare case.
+func (s *Store) openOne(tx *txn, c CallInfo) (Ref, error) {
+	ref, err := s.insertTicket(tx, NewTicket{Channel: ChannelHotline, Caller: c.Caller, CallerName: c.CallerName, Actor: "ivr"})
 	if err != nil {
-		return Ref{}, fmt.Errorf("open ticket for call: %w", err)
+		return Ref{}, err
+	}
+	started := c.Started
+	if started.IsZero() {
+		started = tx.now
+	}
+	dir := c.Direction
+	if dir == "" {
+		dir = "inbound"
+	}
+	_, err = tx.exec(tx.st.insCall, c.CallID, ref.TicketID, dir, NormalizeCaller(c.Caller),
+		cleanText(c.CallerName, 100), cleanText(c.Dialled, 64), ts(started))
+	if err != nil {
+		var se sqlite3.Error
+		if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique {
+			return Ref{}, errCallTaken
+		}
+		return Ref{}, fmt.Errorf("insert call: %w", err)
 	}
 	return ref, nil
 }

@@ -58,8 +58,6 @@ CREATE TABLE tickets (
 );
 CREATE INDEX tickets_caller ON tickets (caller, created_at);
 CREATE INDEX tickets_created ON tickets (created_at);
-CREATE INDEX tickets_unit ON tickets (unit_id, status);
-CREATE INDEX tickets_status ON tickets (status, created_at);
 
 -- The handling process (处置过程): append-only.
 CREATE TABLE ticket_events (
@@ -125,7 +123,6 @@ CREATE TABLE calls (
     repeat         INTEGER NOT NULL DEFAULT 0 -- joined an earlier ticket (并单)
 );
 CREATE INDEX calls_ticket ON calls (ticket_id);
-CREATE INDEX calls_started ON calls (started_at);
 
 -- Callback attempts to make (回访): the dialer claims one with a lease.
 CREATE TABLE callbacks (
