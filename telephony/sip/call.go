@@ -67,6 +67,7 @@ type Call struct {
 	ctx    context.Context // cancelled when the call ends
 	cancel context.CancelFunc
 
+	hangMu     sync.Mutex // one Hangup at a time
 	mu         sync.Mutex
 	answered   bool
 	answering  chan struct{} // closed when an Answer in progress returns
@@ -445,6 +446,8 @@ func (e *Engine) recordingPath(name string) (string, error) {
 // a status that fits the reason: busy 486, rejected 603, unreachable 404,
 // shutdown 503, otherwise 480.
 func (c *Call) Hangup(ctx context.Context, reason telephony.Reason) error {
+	c.hangMu.Lock()
+	defer c.hangMu.Unlock()
 	c.mu.Lock()
 	if c.ended {
 		c.mu.Unlock()
@@ -452,17 +455,18 @@ func (c *Call) Hangup(ctx context.Context, reason telephony.Reason) error {
 	}
 	answered := c.answered
 	c.mu.Unlock()
-	var err error
-	cause := 0
+	// Record the end first: the far end's answer to our BYE must not make
+	// it look as if it hung up.
 	if !answered && c.info.Direction == telephony.Inbound {
 		status, text := rejection(reason)
-		cause = status
-		err = c.leg.reject(status, text)
-	} else {
-		err = c.leg.bye(ctx)
+		c.finish(telephony.End{Reason: reason, By: "local", Cause: status})
+		if err := c.leg.reject(status, text); err != nil {
+			return fmt.Errorf("hang up: %w", err)
+		}
+		return nil
 	}
-	c.finish(telephony.End{Reason: reason, By: "local", Cause: cause})
-	if err != nil && c.ctx.Err() == nil {
+	c.finish(telephony.End{Reason: reason, By: "local"})
+	if err := c.leg.bye(ctx); err != nil {
 		return fmt.Errorf("hang up: %w", err)
 	}
 	return nil

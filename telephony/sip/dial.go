@@ -81,22 +81,32 @@ func (e *Engine) dial(ctx context.Context, uri sipmsg.Uri, req telephony.DialReq
 	}
 	log := e.log.With("dir", "outbound", telephony.MaskedNumber("to", uri.User))
 
-	var responded, rang atomic.Bool
+	var responded atomic.Bool
+	var gaveUp atomic.Value // errNoResponse or errRingTimeout
 	inviteCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	// A peer that never answered must not hold the call for timer B: cancel
-	// with sipgo's force cause, which skips the CANCEL it could not send.
+	// A peer that never responded gets no CANCEL (there is no transaction
+	// to cancel) and must not hold the call for timer B: sipgo gives up at
+	// once on its force cause (compared with ==, so it goes alone).
+	giveUp := func(why error) {
+		gaveUp.CompareAndSwap(nil, why)
+		if responded.Load() {
+			cancel(why) // CANCEL is sent
+		} else {
+			cancel(sipgo.WaitAnswerForceCancelErr)
+		}
+	}
 	noResp := time.AfterFunc(e.cfg.NoResponseTimeout, func() {
 		if !responded.Load() {
-			cancel(errors.Join(sipgo.WaitAnswerForceCancelErr, errNoResponse))
+			giveUp(errNoResponse)
 		}
 	})
 	defer noResp.Stop()
 	ringT := time.AfterFunc(ring, func() {
-		if rang.Load() {
-			cancel(errRingTimeout)
+		if responded.Load() {
+			giveUp(errRingTimeout)
 		} else {
-			cancel(errors.Join(sipgo.WaitAnswerForceCancelErr, errNoResponse))
+			giveUp(errNoResponse)
 		}
 	})
 	defer ringT.Stop()
@@ -104,9 +114,6 @@ func (e *Engine) dial(ctx context.Context, uri sipmsg.Uri, req telephony.DialReq
 	opts := diago.InviteClientOptions{
 		OnResponse: func(res *sipmsg.Response) error {
 			responded.Store(true)
-			if res.IsProvisional() && res.StatusCode > 100 {
-				rang.Store(true)
-			}
 			return nil
 		},
 	}
@@ -122,7 +129,7 @@ func (e *Engine) dial(ctx context.Context, uri sipmsg.Uri, req telephony.DialReq
 	med, err := d.Invite(inviteCtx, opts)
 	if err != nil {
 		_ = d.Close()
-		cause := context.Cause(inviteCtx)
+		cause, _ := gaveUp.Load().(error)
 		var resErr *sipgo.ErrDialogResponse
 		switch {
 		case errors.As(err, &resErr):

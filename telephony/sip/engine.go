@@ -53,7 +53,6 @@ type Engine struct {
 
 	mu     sync.Mutex
 	calls  map[string]*Call // by Call-ID
-	active sync.WaitGroup   // one per call in progress
 	nextID atomic.Uint64
 
 	inProgress atomic.Int64
@@ -259,18 +258,8 @@ func (e *Engine) awaitListeners(ctx context.Context) {
 // shutdown drains the calls and closes everything.
 func (e *Engine) shutdown() {
 	e.draining.Store(true)
-	drained := make(chan struct{})
-	go func() {
-		e.active.Wait()
-		close(drained)
-	}()
-	grace := time.NewTimer(e.cfg.ShutdownGrace)
-	defer grace.Stop()
-	select {
-	case <-drained:
-	case <-grace.C:
-		n := e.inProgress.Load()
-		e.log.Info("shutdown grace over, hanging up calls", "calls", n)
+	if !e.awaitIdle(e.cfg.ShutdownGrace) {
+		e.log.Info("shutdown grace over, hanging up calls", "calls", e.inProgress.Load())
 		e.mu.Lock()
 		calls := make([]*Call, 0, len(e.calls))
 		for _, c := range e.calls {
@@ -283,10 +272,29 @@ func (e *Engine) shutdown() {
 			cancel()
 		}
 		e.cancelCalls()
-		<-drained
+		if !e.awaitIdle(hangupTimeout) {
+			e.log.Error("calls still in progress after shutdown", "calls", e.inProgress.Load())
+		}
 	}
 	e.cancelCalls()
 	e.closeTransport()
+}
+
+// awaitIdle waits up to d for the calls in progress to reach zero. New
+// calls are refused meanwhile, so the count only falls.
+func (e *Engine) awaitIdle(d time.Duration) bool {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for e.inProgress.Load() > 0 {
+		select {
+		case <-deadline.C:
+			return false
+		case <-tick.C:
+		}
+	}
+	return true
 }
 
 // Close releases the sockets of an engine that is not serving. Serve
@@ -396,16 +404,12 @@ func (e *Engine) reserve() bool {
 			return false
 		}
 		if e.inProgress.CompareAndSwap(n, n+1) {
-			e.active.Add(1)
 			return true
 		}
 	}
 }
 
-func (e *Engine) release() {
-	e.inProgress.Add(-1)
-	e.active.Done()
-}
+func (e *Engine) release() { e.inProgress.Add(-1) }
 
 func (e *Engine) allowed(source string) bool {
 	host, _, err := net.SplitHostPort(source)
