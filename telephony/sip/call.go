@@ -435,6 +435,22 @@ func (c *Call) Record(ctx context.Context, name string) (telephony.Recording, er
 	return rec, nil
 }
 
+// SaveReceived records only what the far end sends, mono, to path (any
+// path, outside the recording directory): `hotline dial --save`.
+func (c *Call) SaveReceived(ctx context.Context, path string) (telephony.Recording, error) {
+	if err := c.mediaReady("save"); err != nil {
+		return nil, err
+	}
+	rec, err := newRecorder(path, filepath.Base(path), 1, c.e.now)
+	if err != nil {
+		return nil, fmt.Errorf("save %s: %w", path, err)
+	}
+	if old := c.rec.Swap(rec); old != nil {
+		_, _ = old.Stop(ctx)
+	}
+	return rec, nil
+}
+
 func (e *Engine) recordingPath(name string) (string, error) {
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) || strings.ContainsRune(name, 0) {
 		return "", fmt.Errorf("record %q: %w", name, errRecordingName)
