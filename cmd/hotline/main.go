@@ -24,6 +24,7 @@ func commands() map[string]command {
 		"tickets": ticketsCommand(),
 		"backup":  backupCommand(),
 		"report":  reportCommand(),
+		"dial":    dialCommand(),
 	}
 }
 
