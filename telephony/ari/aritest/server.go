@@ -1,0 +1,595 @@
+// Package aritest is an in-process Asterisk ARI server for tests: the REST
+// resources and the events WebSocket of the subset of ARI the hotline uses,
+// behaving as the transcripts recorded from Asterisk 22 (see
+// ../shared/ari-transcripts) say Asterisk behaves, with scriptable far ends:
+// callers that dial in, press keys and hang up, and endpoints that answer,
+// ring out, are busy or are unreachable when the application originates.
+//
+// A test starts one with Start, points the ARI backend at URL(), places
+// calls with Call and reads back what happened (recordings, bridges, REST
+// requests, hang-ups).
+package aritest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/websocket"
+)
+
+// DateFormat is ARI's timestamp format.
+const DateFormat = "2006-01-02T15:04:05.000-0700"
+
+// ErrStasisFailed is returned by Call when no WebSocket is connected for the
+// application: Asterisk then fails Stasis() at once (STASISSTATUS=FAILED)
+// and the dialplan goes on to its fallback.
+var ErrStasisFailed = errors.New("stasis failed: application not connected")
+
+// Options configure a Server. The zero value is usable.
+type Options struct {
+	App      string // Stasis application; default "hotline"
+	Username string // ARI user; default "hotline"
+	Password string // default "hotline-secret"
+
+	// PlaybackLength is how long a sound plays unless stopped; default 200ms.
+	PlaybackLength time.Duration
+	// SoundLengths overrides PlaybackLength per media URI ("sound:welcome").
+	SoundLengths map[string]time.Duration
+	// MissingSounds are sound names that do not exist: their playback
+	// starts and then fails at once, as Asterisk does.
+	MissingSounds []string
+
+	// Endpoints says what happens when the application originates to a
+	// dial string. Keys are "PJSIP/unit", or just the resource "unit"
+	// (also matching "PJSIP/13800000000@unit"). Nil uses LabEndpoints.
+	// Unknown endpoints get 500 "Allocation failed".
+	Endpoints map[string]Outcome
+
+	// TimeScale scales the times given in requests (originate timeout,
+	// maxDurationSeconds) and the lab's fixed times (32 s timer B) so that
+	// tests run fast; default 1.
+	TimeScale float64
+}
+
+// Result is what an originated call does at the far end.
+type Result int
+
+// The originate results, as recorded with SIPp in the lab.
+const (
+	Answer      Result = iota // rings, then answers: StasisStart
+	Busy                      // 486: cause 17
+	NoAnswer                  // rings until the originate timeout: cause 19 (480)
+	Unreachable               // nobody listens: cause 18 (408) after timer B
+	Reject                    // 603 Decline: cause 21
+)
+
+// Outcome scripts an endpoint.
+type Outcome struct {
+	Result Result
+	// After is the ring time before answering, or before the busy or
+	// reject. Default 10ms.
+	After time.Duration
+	// OnAnswer runs on its own goroutine once the answered channel is in
+	// Stasis; the phone presses keys or hangs up from there.
+	OnAnswer func(*Phone)
+}
+
+// LabEndpoints are the PJSIP endpoints of the lab the transcripts were
+// recorded in.
+func LabEndpoints() map[string]Outcome {
+	return map[string]Outcome{
+		"sipp":     {Result: Answer},
+		"unit":     {Result: Answer},
+		"busy":     {Result: Busy},
+		"noanswer": {Result: NoAnswer},
+		"dead":     {Result: Unreachable},
+	}
+}
+
+// Server is a fake Asterisk with ARI.
+type Server struct {
+	opts Options
+	ln   net.Listener
+	http *http.Server
+
+	mu         sync.Mutex
+	seq        int
+	conn       *wsConn // the connection that receives the app's events
+	conns      map[*wsConn]bool
+	channels   map[string]*channel
+	playbacks  map[string]*playback
+	live       map[string]*recording
+	stored     map[string]storedRecording
+	bridges    map[string]*bridge
+	requests   []Request
+	stall      bool
+	stallDone  chan struct{}
+	phones     []*Phone
+	phoneAdded chan struct{}
+	connChange chan struct{}
+	history    []string
+	closed     bool
+	timers     sync.WaitGroup
+}
+
+// Request is a REST request the server answered.
+type Request struct {
+	Method, Path string
+	Query        map[string]string
+	Status       int
+}
+
+// Start listens on 127.0.0.1 at a free port and serves.
+func Start(opts Options) (*Server, error) {
+	if opts.App == "" {
+		opts.App = "hotline"
+	}
+	if opts.Username == "" {
+		opts.Username = "hotline"
+	}
+	if opts.Password == "" {
+		opts.Password = "hotline-secret"
+	}
+	if opts.PlaybackLength <= 0 {
+		opts.PlaybackLength = 200 * time.Millisecond
+	}
+	if opts.Endpoints == nil {
+		opts.Endpoints = LabEndpoints()
+	}
+	if opts.TimeScale <= 0 {
+		opts.TimeScale = 1
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("aritest: listen: %w", err)
+	}
+	s := &Server{
+		opts:       opts,
+		ln:         ln,
+		conns:      map[*wsConn]bool{},
+		channels:   map[string]*channel{},
+		playbacks:  map[string]*playback{},
+		live:       map[string]*recording{},
+		stored:     map[string]storedRecording{},
+		bridges:    map[string]*bridge{},
+		stallDone:  make(chan struct{}),
+		phoneAdded: make(chan struct{}),
+		connChange: make(chan struct{}),
+	}
+	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = s.http.Serve(ln) }()
+	return s, nil
+}
+
+// URL is the ARI base URL, e.g. http://127.0.0.1:40123/ari.
+func (s *Server) URL() string { return "http://" + s.ln.Addr().String() + "/ari" }
+
+// Addr is the listening address.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Close stops the server, closing every connection.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	if !s.stall {
+		close(s.stallDone)
+	} else {
+		s.stall = false
+		close(s.stallDone)
+	}
+	conns := make([]*wsConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	for _, ch := range s.channels {
+		ch.stopTimers()
+	}
+	for _, pb := range s.playbacks {
+		pb.stopTimer()
+	}
+	for _, r := range s.live {
+		r.stopTimer()
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = s.http.Shutdown(ctx)
+	_ = s.http.Close()
+}
+
+// Stall makes every REST request hang until the client gives up (or
+// Unstall), as an Asterisk that accepts connections but never answers.
+func (s *Server) Stall() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.stall && !s.closed {
+		s.stall = true
+		s.stallDone = make(chan struct{})
+	}
+}
+
+// Unstall lets REST requests through again.
+func (s *Server) Unstall() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stall {
+		s.stall = false
+		close(s.stallDone)
+	}
+}
+
+// Connected reports whether an events WebSocket for the app is open.
+func (s *Server) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn != nil
+}
+
+// AwaitConnected waits until an events WebSocket for the app is open (want
+// true) or none is (want false).
+func (s *Server) AwaitConnected(ctx context.Context, want bool) error {
+	for {
+		s.mu.Lock()
+		got, ch := s.conn != nil, s.connChange
+		s.mu.Unlock()
+		if got == want {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("aritest: await connected=%v: %w", want, ctx.Err())
+		}
+	}
+}
+
+// connections counts the events WebSockets that were ever accepted.
+func (s *Server) noteConnChange() {
+	close(s.connChange)
+	s.connChange = make(chan struct{})
+}
+
+// DropConnection closes the app's events WebSocket from the server side,
+// as a network failure or an Asterisk restart of the HTTP server would.
+// Events raised while no connection is open are lost, as in Asterisk.
+func (s *Server) DropConnection() {
+	s.mu.Lock()
+	conns := make([]*wsConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+}
+
+// Inject sends raw bytes as one text frame on the app's events WebSocket
+// (an unknown event type, a malformed frame).
+func (s *Server) Inject(frame []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil {
+		s.conn.send(frame)
+	}
+}
+
+// Requests returns the REST requests answered so far, in order.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// History is a readable log of what the far ends saw: "answer ch",
+// "play ch sound:welcome", "record ch name", "hangup ch cause 16", ...
+func (s *Server) History() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.history...)
+}
+
+func (s *Server) logf(format string, args ...any) {
+	s.history = append(s.history, fmt.Sprintf(format, args...))
+}
+
+// RecordingInfo describes a finished (stored) recording.
+type RecordingInfo struct {
+	Name      string
+	Format    string
+	TargetURI string // channel:<id> or bridge:<id>
+	Duration  time.Duration
+}
+
+// Recordings returns the stored recordings, sorted by name.
+func (s *Server) Recordings() []RecordingInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]RecordingInfo, 0, len(s.stored))
+	for _, r := range s.stored {
+		out = append(out, RecordingInfo{Name: r.Name, Format: r.Format, TargetURI: r.TargetURI, Duration: r.Duration})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// BridgeInfo describes a bridge.
+type BridgeInfo struct {
+	ID       string
+	Channels []string
+	// Joined lists every channel that was ever in the bridge, in order.
+	Joined    []string
+	Destroyed bool
+}
+
+// Bridges returns the bridges the application created, in creation order.
+func (s *Server) Bridges() []BridgeInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]BridgeInfo, 0, len(s.bridges))
+	for _, b := range s.bridges {
+		out = append(out, BridgeInfo{ID: b.id, Channels: append([]string(nil), b.channels...),
+			Joined: append([]string(nil), b.joined...), Destroyed: b.destroyed})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// ChannelsInStasis returns the ids of the channels in the application.
+func (s *Server) ChannelsInStasis() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stasisIDs()
+}
+
+func (s *Server) stasisIDs() []string {
+	ids := []string{}
+	for id, ch := range s.channels {
+		if ch.inStasis {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// now returns the time for timestamps.
+func now() string { return time.Now().Format(DateFormat) }
+
+// scale shortens a duration by the TimeScale.
+func (s *Server) scale(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * s.opts.TimeScale)
+}
+
+// emit sends an event to the application's connection (if any). It must
+// be called with s.mu held: events leave in the order they were raised.
+func (s *Server) emit(ev map[string]any) {
+	ev["timestamp"] = now()
+	ev["asterisk_id"] = "00:00:00:00:00:00"
+	ev["application"] = s.opts.App
+	if s.conn == nil {
+		return // Asterisk drops events while the app is not connected
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		panic("aritest: marshal event: " + err.Error())
+	}
+	s.conn.send(b)
+}
+
+// after runs f with s.mu held after d, unless the server closed. The timer
+// is returned so that the caller may stop it.
+func (s *Server) after(d time.Duration, f func()) *time.Timer {
+	s.timers.Add(1)
+	return time.AfterFunc(d, func() {
+		defer s.timers.Done()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed {
+			return
+		}
+		f()
+	})
+}
+
+// ServeHTTP routes /ari/events to the WebSocket and the rest to REST.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Asterisk REST Interface"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Authentication required"})
+		return
+	}
+	if r.URL.Path == "/ari/events" {
+		s.serveEvents(w, r)
+		return
+	}
+	s.mu.Lock()
+	stall, stallDone := s.stall, s.stallDone
+	s.mu.Unlock()
+	if stall {
+		select {
+		case <-stallDone:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	s.serveREST(w, r)
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	if u, p, ok := r.BasicAuth(); ok {
+		return u == s.opts.Username && p == s.opts.Password
+	}
+	if k := r.URL.Query().Get("api_key"); k != "" {
+		return k == s.opts.Username+":"+s.opts.Password
+	}
+	return false
+}
+
+func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
+	app := r.URL.Query().Get("app")
+	if app == "" {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte("<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\r\n<html><head>\r\n<title>400 Bad Request</title>\r\n</head><body>\r\n<h1>Bad Request</h1>\r\n<p>Invalid application provided in SubscribeAll.</p>\r\n<hr />\r\n<address>Asterisk Server</address>\r\n</body></html>\r\n"))
+		return
+	}
+	websocket.Server{Handler: func(ws *websocket.Conn) {
+		c := newWSConn(ws)
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.close()
+			return
+		}
+		s.conns[c] = true
+		if app == s.opts.App {
+			if old := s.conn; old != nil {
+				// A second WebSocket replaces the first, which is told
+				// and then hears nothing more (it is not closed).
+				s.emit(map[string]any{"type": "ApplicationReplaced"})
+			}
+			s.conn = c
+			s.noteConnChange()
+		}
+		s.mu.Unlock()
+		c.run() // until closed by either side
+		s.mu.Lock()
+		delete(s.conns, c)
+		if s.conn == c {
+			s.conn = nil
+			s.noteConnChange()
+		}
+		s.mu.Unlock()
+	}}.ServeHTTP(w, r)
+}
+
+// wsConn is one events WebSocket with an unbounded send queue, so that the
+// server never blocks on a slow reader while holding its lock.
+type wsConn struct {
+	ws     *websocket.Conn
+	mu     sync.Mutex
+	queue  [][]byte
+	wake   chan struct{}
+	done   chan struct{}
+	closed bool
+}
+
+func newWSConn(ws *websocket.Conn) *wsConn {
+	return &wsConn{ws: ws, wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+func (c *wsConn) send(frame []byte) {
+	c.mu.Lock()
+	if !c.closed {
+		c.queue = append(c.queue, frame)
+	}
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *wsConn) close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	close(c.done)
+	c.mu.Unlock()
+	_ = c.ws.Close()
+}
+
+// run writes queued frames and reads (and discards) what the client sends,
+// until either side closes.
+func (c *wsConn) run() {
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		var msg []byte
+		for {
+			if err := websocket.Message.Receive(c.ws, &msg); err != nil {
+				c.close()
+				return
+			}
+		}
+	}()
+	for {
+		c.mu.Lock()
+		q := c.queue
+		c.queue = nil
+		c.mu.Unlock()
+		for _, f := range q {
+			if err := websocket.Message.Send(c.ws, string(f)); err != nil {
+				c.close()
+				<-readDone
+				return
+			}
+		}
+		select {
+		case <-c.wake:
+		case <-c.done:
+			<-readDone
+			return
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if body != nil {
+		_ = json.NewEncoder(w).Encode(body)
+	}
+}
+
+// splitPath returns the unescaped segments of an /ari/... path.
+func splitPath(r *http.Request) []string {
+	p := strings.TrimPrefix(r.URL.EscapedPath(), "/ari/")
+	parts := strings.Split(strings.Trim(p, "/"), "/")
+	for i, s := range parts {
+		parts[i] = unescape(s)
+	}
+	return parts
+}
+
+func unescape(s string) string {
+	if u, err := url.PathUnescape(s); err == nil {
+		return u
+	}
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			var v byte
+			if _, err := fmt.Sscanf(s[i+1:i+3], "%02x", &v); err == nil {
+				b.WriteByte(v)
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
