@@ -90,6 +90,14 @@ func New(cfg Config, opts Options) (*Engine, error) {
 	}, nil
 }
 
+// Accepting reports whether new inbound calls go to the handler (Serve
+// runs and no shutdown has begun), for a readiness check.
+func (e *Engine) Accepting() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.handler != nil && !e.draining
+}
+
 // Connected reports whether the events WebSocket is up.
 func (e *Engine) Connected() bool { return e.connected.Load() }
 
@@ -236,6 +244,10 @@ func (e *Engine) endWithPrompt(c *call, prompt string, reason telephony.Reason) 
 	}
 	ctx, stop := context.WithTimeout(context.Background(), 15*time.Second)
 	defer stop()
+	// the flow's prompts would play first: Asterisk queues playbacks
+	for _, pb := range c.activePlaybacks() {
+		_ = pb.Stop(ctx)
+	}
 	if prompt != "" && c.isUp() {
 		if err := telephony.PlayAll(ctx, c, prompt); err != nil && telephony.ReasonOf(err) != telephony.ReasonHungUp {
 			c.log.Warn("prompt before hang-up failed", "prompt", prompt, "err", err)

@@ -399,4 +399,3 @@ func TestBridgeRecordingSurvivesTransfer(t *testing.T) {
 		t.Errorf("bridges = %+v, want caller, agent and unit joined in turn", bridges)
 	}
 }
-

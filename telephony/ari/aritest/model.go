@@ -201,9 +201,9 @@ func causeText(cause int) string {
 // playback is a sound playing on a channel or a bridge.
 type playback struct {
 	id, media, target string // target is channel:<id> or bridge:<id>
-	lang                  string
-	state                 string
-	timer                 interface{ Stop() bool }
+	lang              string
+	state             string
+	timer             interface{ Stop() bool }
 }
 
 func (p *playback) stopTimer() {

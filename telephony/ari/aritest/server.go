@@ -117,6 +117,7 @@ type Server struct {
 	phoneAdded chan struct{}
 	connChange chan struct{}
 	history    []string
+	down       bool
 	closed     bool
 	timers     sync.WaitGroup
 }
@@ -161,7 +162,6 @@ func Start(opts Options) (*Server, error) {
 		live:       map[string]*recording{},
 		stored:     map[string]storedRecording{},
 		bridges:    map[string]*bridge{},
-		stallDone:  make(chan struct{}),
 		phoneAdded: make(chan struct{}),
 		connChange: make(chan struct{}),
 	}
@@ -184,9 +184,7 @@ func (s *Server) Close() {
 		return
 	}
 	s.closed = true
-	if !s.stall {
-		close(s.stallDone)
-	} else {
+	if s.stall {
 		s.stall = false
 		close(s.stallDone)
 	}
@@ -277,6 +275,18 @@ func (s *Server) DropConnection() {
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.close()
+	}
+}
+
+// SetDown takes the HTTP side down (every request and WebSocket dial is
+// refused with 503) and drops the events WebSocket, or brings it back.
+// Calls stay in Stasis meanwhile; their events are lost, as in Asterisk.
+func (s *Server) SetDown(down bool) {
+	s.mu.Lock()
+	s.down = down
+	s.mu.Unlock()
+	if down {
+		s.DropConnection()
 	}
 }
 
@@ -410,6 +420,13 @@ func (s *Server) after(d time.Duration, f func()) *time.Timer {
 
 // ServeHTTP routes /ari/events to the WebSocket and the rest to REST.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	down := s.down
+	s.mu.Unlock()
+	if down {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return
+	}
 	if !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Asterisk REST Interface"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Authentication required"})
