@@ -178,13 +178,13 @@ func (e *Engine) Close() {
 // progress may finish within ShutdownGrace, the rest hear ShutdownPrompt
 // and are hung up.
 func (e *Engine) Serve(ctx context.Context, h telephony.Handler) error {
-	if err := e.Start(ctx); err != nil {
-		return err
-	}
 	e.mu.Lock()
 	e.handler = h
 	e.serveCtx = context.WithoutCancel(ctx)
 	e.mu.Unlock()
+	if err := e.Start(ctx); err != nil {
+		return err
+	}
 	<-ctx.Done()
 	e.shutdown()
 	e.Close()
