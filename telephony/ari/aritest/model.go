@@ -37,6 +37,8 @@ type channel struct {
 	originateTO time.Duration
 	outcome     Outcome
 	everStasis  bool
+	snoopOf     string   // for a Snoop channel: the channel spied on
+	snoops      []string // Snoop channels on this one
 }
 
 func (c *channel) stopTimers() {
@@ -139,6 +141,23 @@ func (s *Server) hangup(c *channel, cause int, byApp bool) {
 		s.emitChannel(c, "StasisEnd", nil)
 		c.inStasis = false
 		s.setVar(c, "STASISSTATUS", "SUCCESS") // heard only when subscribed
+		if !c.outbound && !byApp {
+			// the dialplan's Hangup() after Stasis returns
+			s.emitChannel(c, "ChannelHangupRequest", map[string]any{"cause": 16, "soft": true})
+		}
+	}
+	for _, id := range c.snoops {
+		if sn := s.channels[id]; sn != nil {
+			for _, r := range sn.recordings {
+				s.finishRecording(r, "done")
+			}
+			if sn.inStasis {
+				s.emitChannel(sn, "StasisEnd", nil)
+				sn.inStasis = false
+			}
+			sn.destroyed = true
+			delete(s.channels, sn.id)
+		}
 	}
 	if emptied != nil {
 		// a bridge recording ends when the bridge empties
@@ -293,6 +312,7 @@ type recording struct {
 	paused               time.Duration
 	pausedAt             time.Time
 	terminateOn          string
+	final                time.Duration
 	timer                interface{ Stop() bool }
 }
 
@@ -310,15 +330,15 @@ type storedRecording struct {
 func (r *recording) json() map[string]any {
 	m := map[string]any{"name": r.name, "format": r.format, "state": r.state, "target_uri": r.target}
 	if r.state == "done" {
-		m["duration"] = int(r.length() / time.Second)
+		m["duration"] = int(r.final / time.Second)
 	}
 	return m
 }
 
-func (r *recording) length() time.Duration {
-	d := time.Since(r.started) - r.paused
+func (r *recording) length(now time.Time) time.Duration {
+	d := now.Sub(r.started) - r.paused
 	if !r.pausedAt.IsZero() {
-		d -= time.Since(r.pausedAt)
+		d -= now.Sub(r.pausedAt)
 	}
 	return max(d, 0)
 }
@@ -338,8 +358,9 @@ func (s *Server) finishRecording(r *recording, state string) {
 		return
 	}
 	r.stopTimer()
+	now := s.clock()
+	r.final = r.length(now)
 	if !r.pausedAt.IsZero() {
-		r.paused += time.Since(r.pausedAt)
 		r.pausedAt = time.Time{}
 	}
 	r.state = state
@@ -354,7 +375,7 @@ func (s *Server) finishRecording(r *recording, state string) {
 			delete(b.recordings, r.name)
 		}
 	}
-	s.stored[r.name] = storedRecording{Name: r.name, Format: r.format, TargetURI: r.target, Duration: r.length()}
+	s.stored[r.name] = storedRecording{Name: r.name, Format: r.format, TargetURI: r.target, Duration: r.final}
 	s.logf("recorded %s %s", r.name, r.target)
 	s.emitRecording(r, "RecordingFinished")
 }

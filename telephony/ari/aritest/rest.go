@@ -71,6 +71,12 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(204)
 		return
 	}
+	if raw, ok := rep.body.(rawBody); ok {
+		w.Header().Set("Content-Type", raw.contentType)
+		w.WriteHeader(rep.status)
+		_, _ = w.Write(raw.data)
+		return
+	}
 	writeJSON(w, rep.status, rep.body)
 }
 
@@ -95,6 +101,13 @@ func (s *Server) route(method string, seg []string, p params, vars map[string]st
 			return reply{200, map[string]any{"ping": "pong", "timestamp": now(), "asterisk_id": "00:00:00:00:00:00"}}
 		case method == "GET" && n == 2 && seg[1] == "variable":
 			return reply{200, map[string]any{"value": ""}}
+		case method == "GET" && n == 2 && seg[1] == "modules":
+			return reply{200, []any{map[string]any{"name": "res_stasis_recording.so", "description": "Stasis application recording support",
+				"use_count": 0, "status": "Running", "support_level": "core"}}}
+		case method == "GET" && n == 3 && seg[1] == "modules":
+			return reply{200, map[string]any{"name": seg[2], "description": "", "use_count": 0, "status": "Running", "support_level": "core"}}
+		case method == "GET" && n >= 3 && seg[1] == "config":
+			return reply{200, []any{}}
 		}
 	case "applications":
 		return s.routeApplications(method, seg, p)
@@ -291,6 +304,9 @@ func (s *Server) routeChannels(method string, seg []string, p params, vars map[s
 			case "CALLERID(name)":
 				v, ok = ch.callerName, true
 			}
+			if !ok && strings.Contains(p["variable"], "(") {
+				v, ok = "", true // a dialplan function
+			}
 			if !ok {
 				return msg(404, "Provided variable was not found")
 			}
@@ -340,6 +356,8 @@ func (s *Server) routeChannels(method string, seg []string, p params, vars map[s
 			ch.phone.continued()
 		}
 		return noContent
+	case op == "snoop" && method == "POST":
+		return s.snoop(ch, p)
 	case op == "dial" && method == "POST":
 		s.dial(ch, p)
 		return noContent
@@ -431,7 +449,7 @@ func (s *Server) originate(p params, vars map[string]string, dialNow bool) reply
 // startDial runs the far end's script for a dialled channel.
 func (s *Server) startDial(ch *channel, dialstring string) {
 	ch.dialstring = dialstring
-	s.emit(map[string]any{"type": "Dial", "dialstatus": "", "dialstring": dialstring, "forward": "", "peer": ch.json()})
+	s.emitDial(ch, "")
 	o := ch.outcome
 	after := o.After
 	if after <= 0 {
@@ -440,7 +458,7 @@ func (s *Server) startDial(ch *channel, dialstring string) {
 	ringing := func() {
 		ch.state = "Ringing"
 		s.emitChannel(ch, "ChannelStateChange", nil)
-		s.emit(map[string]any{"type": "Dial", "dialstatus": "RINGING", "dialstring": dialstring, "forward": "", "peer": ch.json()})
+		s.emitDial(ch, "RINGING")
 	}
 	switch o.Result {
 	case Answer:
@@ -451,7 +469,12 @@ func (s *Server) startDial(ch *channel, dialstring string) {
 			}
 			ch.state = "Up"
 			s.emitChannel(ch, "ChannelStateChange", nil)
-			s.emit(map[string]any{"type": "Dial", "dialstatus": "ANSWER", "dialstring": dialstring, "forward": "", "peer": ch.json()})
+			s.emitDial(ch, "ANSWER")
+			if !ch.subscribed {
+				// answered, but Stasis(app) fails: nobody is connected for it
+				s.destroy(ch, 16)
+				return
+			}
 			if !ch.inStasis {
 				s.setVar(ch, "STASISSTATUS", "")
 				s.enterStasis(ch)
@@ -490,6 +513,31 @@ func (s *Server) startDial(ch *channel, dialstring string) {
 			}
 		})
 	}
+}
+
+func (s *Server) emitDial(ch *channel, status string) {
+	if !ch.subscribed && !ch.inStasis {
+		return
+	}
+	s.emit(map[string]any{"type": "Dial", "dialstatus": status, "dialstring": ch.dialstring, "forward": "", "peer": ch.json()})
+}
+
+// snoop creates a Snoop channel on ch, in Stasis with the given args.
+func (s *Server) snoop(ch *channel, p params) reply {
+	id := p["snoopId"]
+	if id == "" {
+		id = fmt.Sprintf("snoop-%d", s.nextID())
+	}
+	if p["app"] == "" {
+		return msg(400, "Missing parameter app")
+	}
+	sn := &channel{id: id, name: fmt.Sprintf("Snoop/%s-%08x", ch.id, 0), state: "Up", context: "default", exten: "s",
+		priority: 1, created: now(), args: splitArgs(p["appArgs"]), recordings: map[string]*recording{}, snoopOf: ch.id}
+	s.channels[id] = sn
+	ch.snoops = append(ch.snoops, id)
+	s.logf("snoop %s on %s", id, ch.id)
+	s.enterStasis(sn)
+	return reply{200, sn.json()}
 }
 
 // dial dials a channel created with /channels/create (it is already in
@@ -534,7 +582,7 @@ func parseCallerID(s string) (number, name string) {
 func (s *Server) play(p params, target string, ch *channel) reply {
 	media := p["media"]
 	if media == "" {
-		return msg(400, "Missing parameter media")
+		return msg(500, "Failed to queue media for playback") // as Asterisk 22 answers
 	}
 	id := p["playbackId"]
 	if id == "" {
@@ -575,7 +623,7 @@ func (s *Server) record(p params, target string, ch *channel, b *bridge) reply {
 	if _, exists := s.stored[name]; exists && p["ifExists"] == "fail" {
 		return msg(409, fmt.Sprintf("Recording '%s' already exists and can not be overwritten", name))
 	}
-	r := &recording{name: name, format: format, target: target, state: "queued", started: time.Now(), terminateOn: p["terminateOn"]}
+	r := &recording{name: name, format: format, target: target, state: "queued", started: s.clock(), terminateOn: p["terminateOn"]}
 	resp := r.json()
 	s.live[name] = r
 	if ch != nil {
@@ -585,6 +633,9 @@ func (s *Server) record(p params, target string, ch *channel, b *bridge) reply {
 		b.recordings[name] = r
 	}
 	s.logf("record %s %s", strings.SplitN(target, ":", 2)[1], name)
+	if ch != nil && ch.snoopOf != "" {
+		resp["state"] = "recording" // a snoop channel starts at once
+	}
 	r.state = "recording"
 	s.emitRecording(r, "RecordingStarted")
 	if secs, err := strconv.Atoi(p["maxDurationSeconds"]); err == nil && secs > 0 {
@@ -630,6 +681,8 @@ func (s *Server) routeRecordings(method string, seg []string, p params) reply {
 		case n == 3 && method == "DELETE":
 			delete(s.stored, seg[2])
 			return noContent
+		case n == 4 && seg[3] == "file" && method == "GET":
+			return reply{200, wavSilence(rec.Duration)}
 		case n == 4 && seg[3] == "copy" && method == "POST":
 			dst := p["destinationRecordingName"]
 			if dst == "" || strings.Contains(dst, "..") {
@@ -664,10 +717,10 @@ func (s *Server) routeRecordings(method string, seg []string, p params) reply {
 			return noContent
 		case n == 4 && seg[3] == "pause":
 			if method == "POST" && r.pausedAt.IsZero() {
-				r.pausedAt = time.Now()
+				r.pausedAt = s.clock()
 				r.state = "paused"
 			} else if method == "DELETE" && !r.pausedAt.IsZero() {
-				r.paused += time.Since(r.pausedAt)
+				r.paused += s.clock().Sub(r.pausedAt)
 				r.pausedAt = time.Time{}
 				r.state = "recording"
 			}
@@ -779,4 +832,30 @@ func (s *Server) routeBridges(method string, seg []string, p params) reply {
 		return s.record(p, "bridge:"+b.id, nil, b)
 	}
 	return notFoundResource
+}
+
+// wavSilence is a WAV file (8 kHz, 16-bit, mono) of silence, as Asterisk
+// stores recordings.
+func wavSilence(d time.Duration) rawBody {
+	n := int(d/time.Second)*16000 + 0
+	b := make([]byte, 44+n)
+	copy(b, "RIFF")
+	le32(b[4:], uint32(36+n))
+	copy(b[8:], "WAVEfmt ")
+	le32(b[16:], 16)
+	b[20], b[22] = 1, 1
+	le32(b[24:], 8000)
+	le32(b[28:], 16000)
+	b[32], b[34] = 2, 16
+	copy(b[36:], "data")
+	le32(b[40:], uint32(n))
+	return rawBody{contentType: "audio/wav", data: b}
+}
+
+func le32(b []byte, v uint32) { b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24) }
+
+// rawBody is a non-JSON answer.
+type rawBody struct {
+	contentType string
+	data        []byte
 }

@@ -54,6 +54,11 @@ type Options struct {
 	// Unknown endpoints get 500 "Allocation failed".
 	Endpoints map[string]Outcome
 
+	// ManualClock stops time in the server: timers (playback ends, ring
+	// timeouts, answers, maxDurationSeconds) fire only when the test calls
+	// Advance, which makes a replay deterministic.
+	ManualClock bool
+
 	// TimeScale scales the times given in requests (originate timeout,
 	// maxDurationSeconds) and the lab's fixed times (32 s timer B) so that
 	// tests run fast; default 1.
@@ -119,6 +124,9 @@ type Server struct {
 	history    []string
 	down       bool
 	closed     bool
+	vnow       time.Duration // manual clock: time since start
+	vbase      time.Time
+	vtimers    []*vtimer
 	timers     sync.WaitGroup
 }
 
@@ -154,6 +162,7 @@ func Start(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("aritest: listen: %w", err)
 	}
 	s := &Server{
+		vbase:      time.Now(),
 		opts:       opts,
 		ln:         ln,
 		conns:      map[*wsConn]bool{},
@@ -379,6 +388,57 @@ func (s *Server) stasisIDs() []string {
 	return ids
 }
 
+// clock is the server's time (virtual with ManualClock).
+func (s *Server) clock() time.Time {
+	if s.opts.ManualClock {
+		return s.vbase.Add(s.vnow)
+	}
+	return time.Now()
+}
+
+// vtimer is a timer of the manual clock.
+type vtimer struct {
+	due     time.Duration
+	seq     int
+	f       func()
+	stopped bool
+}
+
+func (t *vtimer) Stop() bool { was := !t.stopped; t.stopped = true; return was }
+
+// Advance moves the manual clock forward to t (since the server started),
+// firing the timers due in order. Earlier times are ignored.
+func (s *Server) Advance(t time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		var next *vtimer
+		for _, vt := range s.vtimers {
+			if !vt.stopped && vt.due <= t && (next == nil || vt.due < next.due || (vt.due == next.due && vt.seq < next.seq)) {
+				next = vt
+			}
+		}
+		if next == nil {
+			break
+		}
+		next.stopped = true
+		if next.due > s.vnow {
+			s.vnow = next.due
+		}
+		next.f()
+	}
+	if t > s.vnow {
+		s.vnow = t
+	}
+	live := s.vtimers[:0]
+	for _, vt := range s.vtimers {
+		if !vt.stopped {
+			live = append(live, vt)
+		}
+	}
+	s.vtimers = live
+}
+
 // now returns the time for timestamps.
 func now() string { return time.Now().Format(DateFormat) }
 
@@ -405,7 +465,13 @@ func (s *Server) emit(ev map[string]any) {
 
 // after runs f with s.mu held after d, unless the server closed. The timer
 // is returned so that the caller may stop it.
-func (s *Server) after(d time.Duration, f func()) *time.Timer {
+func (s *Server) after(d time.Duration, f func()) interface{ Stop() bool } {
+	if s.opts.ManualClock {
+		s.seq++
+		vt := &vtimer{due: s.vnow + d, seq: s.seq, f: f}
+		s.vtimers = append(s.vtimers, vt)
+		return vt
+	}
 	s.timers.Add(1)
 	return time.AfterFunc(d, func() {
 		defer s.timers.Done()
