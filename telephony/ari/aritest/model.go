@@ -255,15 +255,15 @@ func (s *Server) playbackChannel(p *playback) *channel {
 // scheme, as Asterisk).
 func (s *Server) startPlayback(p *playback, ch *channel) {
 	p.state = "playing"
-	if ch != nil {
-		ch.playing = p
-	}
 	s.emitPlayback(p, "PlaybackStarted")
 	scheme, name, _ := strings.Cut(p.media, ":")
 	switch scheme {
 	case "sound", "recording", "tone", "digits", "number", "characters":
 	default:
-		return // Asterisk never finishes these
+		return // Asterisk never finishes these, not even at hang-up
+	}
+	if ch != nil {
+		ch.playing = p
 	}
 	if scheme == "sound" {
 		for _, m := range s.opts.MissingSounds {

@@ -129,6 +129,23 @@ func (s *Server) AwaitOriginate(ctx context.Context, endpoint string, n int) (*P
 	}
 }
 
+// Phones returns every phone, inbound and originated, in creation order.
+func (s *Server) Phones() []*Phone {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Phone(nil), s.phones...)
+}
+
+// Inbound reports whether the phone called in (else it was originated).
+func (p *Phone) Inbound() bool { return !p.ch.outbound }
+
+// Endpoint is the endpoint an originated phone was dialled on ("unit").
+func (p *Phone) Endpoint() string {
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	return p.ch.dialstring
+}
+
 // ID is the channel id.
 func (p *Phone) ID() string { return p.ch.id } // set once at creation
 

@@ -303,6 +303,8 @@ func (s *Server) routeChannels(method string, seg []string, p params, vars map[s
 				v, ok = ch.callerNum, true
 			case "CALLERID(name)":
 				v, ok = ch.callerName, true
+			case "CHANNEL(pjsip,remote_addr)":
+				v, ok = "127.0.0.1:5061", true // the lab caller's SIP address
 			}
 			if !ok && strings.Contains(p["variable"], "(") {
 				v, ok = "", true // a dialplan function
@@ -442,8 +444,9 @@ func (s *Server) originate(p params, vars map[string]string, dialNow bool) reply
 		s.enterStasis(ch)
 		return reply{200, ch.json()}
 	}
+	resp := ch.json() // Asterisk answers before dialling starts
 	s.startDial(ch, resource)
-	return reply{200, ch.json()}
+	return reply{200, resp}
 }
 
 // startDial runs the far end's script for a dialled channel.
@@ -639,7 +642,8 @@ func (s *Server) record(p params, target string, ch *channel, b *bridge) reply {
 	r.state = "recording"
 	s.emitRecording(r, "RecordingStarted")
 	if secs, err := strconv.Atoi(p["maxDurationSeconds"]); err == nil && secs > 0 {
-		r.timer = s.after(s.scale(time.Duration(secs)*time.Second), func() {
+		// Asterisk ends such a recording about 440 ms after the limit
+		r.timer = s.after(s.scale(time.Duration(secs)*time.Second+440*time.Millisecond), func() {
 			if s.live[name] == r {
 				s.finishRecording(r, "done")
 			}

@@ -493,6 +493,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 		return
 	}
+	if r.URL.Path == "/ari/events" && r.URL.Query().Get("app") == "" {
+		s.serveEvents(w, r) // 400 before any credential check, as Asterisk
+		return
+	}
 	if !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Asterisk REST Interface"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Authentication required"})
