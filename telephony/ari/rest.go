@@ -60,10 +60,14 @@ type restClient struct {
 }
 
 func newRESTClient(cfg *Config) *restClient {
+	// A bounded pool of kept-alive connections: past it requests queue
+	// for a connection instead of dialling (and closing) new ones, which
+	// costs far more than the wait under load.
 	tr := &http.Transport{
 		Proxy:               nil,
-		MaxIdleConns:        256,
-		MaxIdleConnsPerHost: 256,
+		MaxConnsPerHost:     64,
+		MaxIdleConns:        64,
+		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
 	}
 	return &restClient{base: cfg.URL, user: cfg.Username, password: cfg.Password,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Event is an ARI event as the application received it.
@@ -46,6 +47,7 @@ type Phone struct {
 	changed   chan struct{}
 	cursor    int
 	heardDTMF string
+	pressedAt []time.Time
 	done      chan struct{}
 	cause     int
 	cont      bool
@@ -201,6 +203,13 @@ func (p *Phone) Continued() bool {
 	return p.cont
 }
 
+// PressedAt returns when each key was sent to the application.
+func (p *Phone) PressedAt() []time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]time.Time(nil), p.pressedAt...)
+}
+
 // HeardDTMF is what the application sent with /dtmf.
 func (p *Phone) HeardDTMF() string {
 	p.mu.Lock()
@@ -277,6 +286,9 @@ func (p *Phone) Press(digits string) error {
 		return errors.New("aritest: press on a channel that is gone")
 	}
 	for _, d := range digits {
+		p.mu.Lock()
+		p.pressedAt = append(p.pressedAt, time.Now())
+		p.mu.Unlock()
 		s.emitChannel(ch, "ChannelDtmfReceived", map[string]any{"digit": string(d), "duration_ms": 280})
 		for _, r := range ch.recordings {
 			if strings.ContainsRune(r.terminateOn, d) || (r.terminateOn == "any" && d != 0) {

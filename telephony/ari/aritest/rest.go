@@ -61,11 +61,13 @@ var (
 )
 
 func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
+	at := time.Now()
 	seg := splitPath(r)
 	p, vars := readParams(r)
 	s.mu.Lock()
+	concerns := s.concerns(seg)
 	rep := s.route(r.Method, seg, p, vars)
-	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: p, Status: rep.status})
+	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: p, Status: rep.status, At: at, Channel: concerns})
 	s.mu.Unlock()
 	if rep.status == 204 {
 		w.WriteHeader(204)
@@ -78,6 +80,24 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, rep.status, rep.body)
+}
+
+// concerns names the channel a request is about.
+func (s *Server) concerns(seg []string) string {
+	if len(seg) < 2 {
+		return ""
+	}
+	switch seg[0] {
+	case "channels":
+		return seg[1]
+	case "playbacks":
+		if pb := s.playbacks[seg[1]]; pb != nil {
+			if id, ok := strings.CutPrefix(pb.target, "channel:"); ok {
+				return id
+			}
+		}
+	}
+	return ""
 }
 
 // route answers one request with s.mu held. Events it raises are queued on

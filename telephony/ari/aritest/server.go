@@ -11,10 +11,14 @@
 package aritest
 
 import (
+	"bufio"
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,8 +26,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/net/websocket"
 )
 
 // DateFormat is ARI's timestamp format.
@@ -135,6 +137,8 @@ type Request struct {
 	Method, Path string
 	Query        map[string]string
 	Status       int
+	At           time.Time // when it arrived
+	Channel      string    // the channel it concerns (directly or through a playback), if any
 }
 
 // Start listens on 127.0.0.1 at a free port and serves.
@@ -537,40 +541,44 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\r\n<html><head>\r\n<title>400 Bad Request</title>\r\n</head><body>\r\n<h1>Bad Request</h1>\r\n<p>Invalid application provided in SubscribeAll.</p>\r\n<hr />\r\n<address>Asterisk Server</address>\r\n</body></html>\r\n"))
 		return
 	}
-	websocket.Server{Handler: func(ws *websocket.Conn) {
-		c := newWSConn(ws)
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			c.close()
-			return
-		}
-		s.conns[c] = true
-		if app == s.opts.App {
-			if old := s.conn; old != nil {
-				// A second WebSocket replaces the first, which is told
-				// and then hears nothing more (it is not closed).
-				s.emit(map[string]any{"type": "ApplicationReplaced"})
-			}
-			s.conn = c
-			s.noteConnChange()
-		}
+	c, err := upgrade(w, r)
+	if err != nil {
+		return // upgrade wrote the answer
+	}
+	s.mu.Lock()
+	if s.closed {
 		s.mu.Unlock()
-		c.run() // until closed by either side
-		s.mu.Lock()
-		delete(s.conns, c)
-		if s.conn == c {
-			s.conn = nil
-			s.noteConnChange()
+		c.close()
+		return
+	}
+	s.conns[c] = true
+	if app == s.opts.App {
+		if old := s.conn; old != nil {
+			// A second WebSocket replaces the first, which is told and
+			// then hears nothing more (it is not closed).
+			s.emit(map[string]any{"type": "ApplicationReplaced"})
 		}
-		s.mu.Unlock()
-	}}.ServeHTTP(w, r)
+		s.conn = c
+		s.noteConnChange()
+	}
+	s.mu.Unlock()
+	c.run() // until closed by either side
+	s.mu.Lock()
+	delete(s.conns, c)
+	if s.conn == c {
+		s.conn = nil
+		s.noteConnChange()
+	}
+	s.mu.Unlock()
 }
 
-// wsConn is one events WebSocket with an unbounded send queue, so that the
-// server never blocks on a slow reader while holding its lock.
+// wsConn is one events WebSocket (server side, RFC 6455) with an unbounded
+// send queue, so that the server never blocks on a slow reader while
+// holding its lock. Queued frames go out in one write.
 type wsConn struct {
-	ws     *websocket.Conn
+	conn   net.Conn
+	rd     *bufio.Reader
+	bw     *bufio.Writer
 	mu     sync.Mutex
 	queue  [][]byte
 	wake   chan struct{}
@@ -578,8 +586,31 @@ type wsConn struct {
 	closed bool
 }
 
-func newWSConn(ws *websocket.Conn) *wsConn {
-	return &wsConn{ws: ws, wake: make(chan struct{}, 1), done: make(chan struct{})}
+// upgrade answers a WebSocket handshake and takes over the connection.
+func upgrade(w http.ResponseWriter, r *http.Request) (*wsConn, error) {
+	key := r.Header.Get("Sec-WebSocket-Key")
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || key == "" {
+		http.Error(w, "not a websocket handshake", http.StatusBadRequest)
+		return nil, errors.New("not a websocket handshake")
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		http.Error(w, "cannot hijack", http.StatusInternalServerError)
+		return nil, errors.New("cannot hijack")
+	}
+	conn, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, err
+	}
+	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+		base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n")
+	if err := brw.Flush(); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return &wsConn{conn: conn, rd: brw.Reader, bw: bufio.NewWriterSize(conn, 64<<10),
+		wake: make(chan struct{}, 1), done: make(chan struct{})}, nil
 }
 
 func (c *wsConn) send(frame []byte) {
@@ -603,7 +634,33 @@ func (c *wsConn) close() {
 	c.closed = true
 	close(c.done)
 	c.mu.Unlock()
-	_ = c.ws.Close()
+	_ = c.conn.Close()
+}
+
+// writeFrame buffers one unmasked text frame.
+func (c *wsConn) writeFrame(p []byte) error {
+	var h [10]byte
+	h[0] = 0x81 // FIN, text
+	n := 2
+	switch l := len(p); {
+	case l < 126:
+		h[1] = byte(l)
+	case l < 1<<16:
+		h[1] = 126
+		h[2], h[3] = byte(l>>8), byte(l)
+		n = 4
+	default:
+		h[1] = 127
+		for i := range 8 {
+			h[2+i] = byte(uint64(l) >> (56 - 8*i))
+		}
+		n = 10
+	}
+	if _, err := c.bw.Write(h[:n]); err != nil {
+		return err
+	}
+	_, err := c.bw.Write(p)
+	return err
 }
 
 // run writes queued frames and reads (and discards) what the client sends,
@@ -612,13 +669,8 @@ func (c *wsConn) run() {
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)
-		var msg []byte
-		for {
-			if err := websocket.Message.Receive(c.ws, &msg); err != nil {
-				c.close()
-				return
-			}
-		}
+		_, _ = io.Copy(io.Discard, c.rd) // until the client closes
+		c.close()
 	}()
 	for {
 		c.mu.Lock()
@@ -626,7 +678,12 @@ func (c *wsConn) run() {
 		c.queue = nil
 		c.mu.Unlock()
 		for _, f := range q {
-			if err := websocket.Message.Send(c.ws, string(f)); err != nil {
+			if err := c.writeFrame(f); err != nil {
+				break
+			}
+		}
+		if len(q) > 0 {
+			if err := c.bw.Flush(); err != nil {
 				c.close()
 				<-readDone
 				return

@@ -179,14 +179,14 @@ func (c *wsClient) await(want []map[string]any) []map[string]any {
 
 // replayer drives the fake through a transcript.
 type replayer struct {
-	t      *testing.T
-	srv    *Server
-	ids    map[string]string // transcript id -> fake id
-	rev    map[string]string // fake id -> transcript id
-	conns  map[string]*wsClient
-	order  []string
-	want   map[string][]map[string]any
-	http   *http.Client
+	t     *testing.T
+	srv   *Server
+	ids   map[string]string // transcript id -> fake id
+	rev   map[string]string // fake id -> transcript id
+	conns map[string]*wsClient
+	order []string
+	want  map[string][]map[string]any
+	http  *http.Client
 }
 
 func (r *replayer) mapID(transcriptID, fakeID string) {
