@@ -17,23 +17,27 @@ import (
 // BenchmarkConcurrentCalls drives N calls in Stasis through the backend
 // and the fake Asterisk (both in this process). Every call runs a menu: a
 // prompt plays until the caller presses a key; the key stops it (barge-in)
-// and the flow starts the prompt again. One iteration is one key press on
-// every call, i.e. per call: ChannelDtmfReceived, DELETE /playbacks,
-// PlaybackFinished, POST /play, PlaybackStarted.
+// and the flow starts the prompt again. Per key press: ChannelDtmfReceived,
+// DELETE /playbacks, PlaybackFinished, POST /play, PlaybackStarted. Each
+// call's caller presses b.N keys, each once the prompt has restarted and
+// after a pause ("every"; 0 for as fast as the system goes).
 //
-// Reported: events/s handled by the backend; the p99 from a key press
-// (the fake writing ChannelDtmfReceived) to the backend's next REST
-// request for that call; heap per call in Stasis (backend and fake
-// together, so an upper bound for the backend).
+// Reported: events/s handled by the backend; p50/p99 from a key press (the
+// fake writing ChannelDtmfReceived) to the backend's next REST request for
+// that call; heap per call in Stasis (backend and fake together, so an
+// upper bound for the backend).
 //
 //	go test -run '^$' -bench ConcurrentCalls -benchtime 20x ./telephony/ari/
 func BenchmarkConcurrentCalls(b *testing.B) {
-	for _, n := range []int{100, 1000} {
-		b.Run(fmt.Sprintf("calls=%d", n), func(b *testing.B) { benchCalls(b, n) })
+	for _, tc := range []struct {
+		calls int
+		every time.Duration
+	}{{100, 0}, {1000, 0}, {1000, time.Second}, {1000, 250 * time.Millisecond}} {
+		b.Run(fmt.Sprintf("calls=%d/every=%s", tc.calls, tc.every), func(b *testing.B) { benchCalls(b, tc.calls, tc.every) })
 	}
 }
 
-func benchCalls(b *testing.B, n int) {
+func benchCalls(b *testing.B, n int, every time.Duration) {
 	srv, err := aritest.Start(aritest.Options{PlaybackLength: time.Hour})
 	if err != nil {
 		b.Fatal(err)
@@ -89,23 +93,30 @@ func benchCalls(b *testing.B, n int) {
 	handled0, _, _ := eng.EventCounts()
 	b.ResetTimer()
 	start := time.Now()
-	for range b.N {
-		var wg sync.WaitGroup
-		for _, p := range phones {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+	var wg sync.WaitGroup
+	for i, p := range phones {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if every > 0 { // spread the calls over the period
+				time.Sleep(every * time.Duration(i) / time.Duration(n))
+			}
+			for range b.N {
 				if err := p.Press("1"); err != nil {
 					b.Error(err)
 					return
 				}
 				if _, err := p.NextType(wctx, "PlaybackStarted"); err != nil {
 					b.Error(err)
+					return
 				}
-			}()
-		}
-		wg.Wait()
+				if every > 0 {
+					time.Sleep(every)
+				}
+			}
+		}()
 	}
+	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
 	handled1, _, _ := eng.EventCounts()

@@ -504,8 +504,7 @@ func (s *Server) startDial(ch *channel, dialstring string) {
 			}
 			if o.OnAnswer != nil {
 				ph := ch.phone
-				s.timers.Add(1)
-				go func() { defer s.timers.Done(); o.OnAnswer(ph) }()
+				go o.OnAnswer(ph)
 			}
 		})
 	case Busy:

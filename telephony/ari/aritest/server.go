@@ -129,7 +129,6 @@ type Server struct {
 	vnow       time.Duration // manual clock: time since start
 	vbase      time.Time
 	vtimers    []*vtimer
-	timers     sync.WaitGroup
 }
 
 // Request is a REST request the server answered.
@@ -158,6 +157,11 @@ func Start(opts Options) (*Server, error) {
 	if opts.Endpoints == nil {
 		opts.Endpoints = LabEndpoints()
 	}
+	eps := make(map[string]Outcome, len(opts.Endpoints))
+	for k, v := range opts.Endpoints {
+		eps[k] = v
+	}
+	opts.Endpoints = eps
 	if opts.TimeScale <= 0 {
 		opts.TimeScale = 1
 	}
@@ -301,6 +305,19 @@ func (s *Server) SetDown(down bool) {
 	if down {
 		s.DropConnection()
 	}
+}
+
+// SetEndpoint scripts (or re-scripts) what originates to endpoint do; see
+// Options.Endpoints for the keys.
+func (s *Server) SetEndpoint(endpoint string, o Outcome) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	eps := make(map[string]Outcome, len(s.opts.Endpoints)+1)
+	for k, v := range s.opts.Endpoints {
+		eps[k] = v
+	}
+	eps[endpoint] = o
+	s.opts.Endpoints = eps
 }
 
 // Inject sends raw bytes as one text frame on the app's events WebSocket
@@ -476,9 +493,7 @@ func (s *Server) after(d time.Duration, f func()) interface{ Stop() bool } {
 		s.vtimers = append(s.vtimers, vt)
 		return vt
 	}
-	s.timers.Add(1)
 	return time.AfterFunc(d, func() {
-		defer s.timers.Done()
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.closed {
@@ -720,20 +735,5 @@ func unescape(s string) string {
 	if u, err := url.PathUnescape(s); err == nil {
 		return u
 	}
-	if !strings.Contains(s, "%") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) {
-			var v byte
-			if _, err := fmt.Sscanf(s[i+1:i+3], "%02x", &v); err == nil {
-				b.WriteByte(v)
-				i += 2
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	return s
 }
