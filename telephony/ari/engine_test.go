@@ -399,3 +399,60 @@ func TestBridgeRecordingSurvivesTransfer(t *testing.T) {
 		t.Errorf("bridges = %+v, want caller, agent and unit joined in turn", bridges)
 	}
 }
+
+func TestRecordingPauseResumeAndSendDigits(t *testing.T) {
+	type result struct {
+		rec telephony.RecordingResult
+		err error
+	}
+	got := make(chan result, 1)
+	paused := make(chan struct{})
+	h := telephony.HandlerFunc(func(ctx context.Context, call telephony.Call) {
+		var res result
+		defer func() { got <- res }()
+		if res.err = call.Answer(ctx); res.err != nil {
+			return
+		}
+		if res.err = call.SendDigits(ctx, "12#"); res.err != nil {
+			return
+		}
+		rec, err := call.Record(ctx, "card-number")
+		if err != nil {
+			res.err = err
+			return
+		}
+		if res.err = rec.Pause(ctx); res.err != nil {
+			return
+		}
+		if res.err = rec.Resume(ctx); res.err != nil {
+			return
+		}
+		close(paused)
+		res.rec, res.err = rec.Stop(ctx)
+	})
+	r := startRig(t, aritest.Options{}, h, ari.Options{})
+	phone, err := r.srv.Call(aritest.Inbound{Caller: "13800000014"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed(t, paused, "pause and resume")
+	res := recv(t, got, "flow result")
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if res.rec.Name != "card-number" {
+		t.Errorf("recording = %+v", res.rec)
+	}
+	if got := phone.HeardDTMF(); got != "12#" {
+		t.Errorf("far end heard %q, want 12#", got)
+	}
+	var steps []string
+	for _, h := range r.srv.History() {
+		if strings.HasPrefix(h, "pause ") || strings.HasPrefix(h, "resume ") || strings.HasPrefix(h, "recorded ") {
+			steps = append(steps, strings.Fields(h)[0])
+		}
+	}
+	if want := []string{"pause", "resume", "recorded"}; !slices.Equal(steps, want) {
+		t.Errorf("recording steps = %v, want %v", steps, want)
+	}
+}
