@@ -125,6 +125,7 @@ type Server struct {
 	connChange chan struct{}
 	history    []string
 	down       bool
+	accepted   int // events WebSockets for the app, ever
 	closed     bool
 	vnow       time.Duration // manual clock: time since start
 	vbase      time.Time
@@ -274,7 +275,31 @@ func (s *Server) AwaitConnected(ctx context.Context, want bool) error {
 	}
 }
 
-// connections counts the events WebSockets that were ever accepted.
+// Accepted counts the events WebSockets for the app accepted so far.
+func (s *Server) Accepted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.accepted
+}
+
+// AwaitAccepted waits until n events WebSockets for the app have been
+// accepted in all (the newest is then the one that gets the events).
+func (s *Server) AwaitAccepted(ctx context.Context, n int) error {
+	for {
+		s.mu.Lock()
+		got, ch := s.accepted, s.connChange
+		s.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("aritest: await %d connections: %w", n, ctx.Err())
+		}
+	}
+}
+
 func (s *Server) noteConnChange() {
 	close(s.connChange)
 	s.connChange = make(chan struct{})
@@ -574,6 +599,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 			s.emit(map[string]any{"type": "ApplicationReplaced"})
 		}
 		s.conn = c
+		s.accepted++
 		s.noteConnChange()
 	}
 	s.mu.Unlock()

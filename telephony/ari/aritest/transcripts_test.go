@@ -419,6 +419,15 @@ func (r *replayer) onRawHandshake(l tline) {
 	if got := strings.Fields(status); len(got) < 2 || got[1] != want[1] {
 		r.t.Errorf("raw handshake %s: %q, want status %s", l.Path, strings.TrimSpace(status), want[1])
 	}
+	if want[1] == "101" && len(r.conns) == 0 {
+		// the recorder closed it at once: wait until the fake saw it go
+		conn.Close()
+		ctx, cancel := context.WithTimeout(r.t.Context(), 3*time.Second)
+		defer cancel()
+		if err := r.srv.AwaitConnected(ctx, false); err != nil {
+			r.t.Fatal(err)
+		}
+	}
 }
 
 // key is what is compared of an event.
@@ -546,10 +555,11 @@ func replayTranscript(t *testing.T, file string, perChannel bool) {
 		srv.Advance(time.Duration(l.TMs * float64(time.Millisecond)))
 		switch l.Kind {
 		case "ws_open":
+			n := srv.Accepted()
 			r.conns[l.Conn] = dialWS(t, srv, l.URL)
 			r.order = append(r.order, l.Conn)
 			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-			if err := srv.AwaitConnected(ctx, true); err != nil {
+			if err := srv.AwaitAccepted(ctx, n+1); err != nil {
 				t.Fatal(err)
 			}
 			cancel()
