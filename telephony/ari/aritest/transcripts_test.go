@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -197,19 +198,19 @@ func (r *replayer) mapID(transcriptID, fakeID string) {
 	r.rev[fakeID] = transcriptID
 }
 
+// idToken is what an id looks like; ids are mapped as whole tokens, so
+// that a client-chosen id embedding a channel id (pb-hello-<channel>)
+// stays as the client chose it.
+var idToken = regexp.MustCompile(`[A-Za-z0-9._-]+`)
+
 // toFake rewrites transcript ids in s to the fake's.
 func (r *replayer) toFake(s string) string {
-	keys := make([]string, 0, len(r.ids))
-	for k := range r.ids {
-		if k != r.ids[k] {
-			keys = append(keys, k)
+	return idToken.ReplaceAllStringFunc(s, func(tok string) string {
+		if v, ok := r.ids[tok]; ok {
+			return v
 		}
-	}
-	sort.Slice(keys, func(i, j int) bool { return len(keys[i]) > len(keys[j]) })
-	for _, k := range keys {
-		s = strings.ReplaceAll(s, k, r.ids[k])
-	}
-	return s
+		return tok
+	})
 }
 
 func (r *replayer) toTranscript(id string) string {
@@ -238,17 +239,7 @@ func (r *replayer) phone(transcriptID string) *Phone {
 
 // toTranscriptText rewrites the fake's ids in s back to the transcript's.
 func (r *replayer) toTranscriptText(s string) string {
-	keys := make([]string, 0, len(r.rev))
-	for k := range r.rev {
-		if k != r.rev[k] {
-			keys = append(keys, k)
-		}
-	}
-	sort.Slice(keys, func(i, j int) bool { return len(keys[i]) > len(keys[j]) })
-	for _, k := range keys {
-		s = strings.ReplaceAll(s, k, r.rev[k])
-	}
-	return s
+	return idToken.ReplaceAllStringFunc(s, r.toTranscript)
 }
 
 func (r *replayer) onEvent(l tline) {
