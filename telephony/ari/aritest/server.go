@@ -1,13 +1,27 @@
 // Package aritest is an in-process Asterisk ARI server for tests: the REST
 // resources and the events WebSocket of the subset of ARI the hotline uses,
-// behaving as the transcripts recorded from Asterisk 22 (see
-// ../shared/ari-transcripts) say Asterisk behaves, with scriptable far ends:
-// callers that dial in, press keys and hang up, and endpoints that answer,
-// ring out, are busy or are unreachable when the application originates.
+// behaving as the transcripts recorded from Asterisk 22 (testdata/
+// transcripts; TestTranscripts replays every one of them against it) say
+// Asterisk behaves, with scriptable far ends.
 //
-// A test starts one with Start, points the ARI backend at URL(), places
-// calls with Call and reads back what happened (recordings, bridges, REST
-// requests, hang-ups).
+// A test:
+//
+//	srv, _ := aritest.Start(aritest.Options{})     // 127.0.0.1, free port
+//	cfg := ari.Config{URL: srv.URL(), Username: "hotline", Password: "hotline-secret"}
+//	... start the ARI engine, srv.AwaitConnected(ctx, true) ...
+//	caller, _ := srv.Call(aritest.Inbound{Caller: "13800000001", Args: []string{"inbound"}})
+//	caller.NextType(ctx, "PlaybackStarted")        // the first prompt started
+//	caller.Press("1")                              // ChannelDtmfReceived
+//	caller.Hangup()                                // the caller hangs up
+//	srv.Recordings(); srv.Bridges(); srv.History() // what happened
+//
+// Originates go to scripted endpoints (Options.Endpoints, SetEndpoint):
+// answer after a ring time (OnAnswer then drives the answered phone), busy
+// (cause 17), no answer (19 at the originate's timeout), unreachable (18
+// after timer B), declined (21); AwaitOriginate returns the phone of an
+// originate. Faults: DropConnection, SetDown (refuse everything), Stall
+// (REST never answers), Inject (any frame on the events WebSocket).
+// ManualClock with Advance makes timing deterministic.
 package aritest
 
 import (
