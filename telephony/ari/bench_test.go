@@ -45,6 +45,7 @@ func benchCalls(b *testing.B, n int, every time.Duration) {
 	defer srv.Close()
 	cfg := testConfig(srv)
 	cfg.ShutdownGrace = time.Second
+	cfg.RequestTimeout = 30 * time.Second // measure queueing, not give up
 	eng, err := ari.New(cfg, ari.Options{Logger: testLogger(b)})
 	if err != nil {
 		b.Fatal(err)
@@ -107,7 +108,7 @@ func benchCalls(b *testing.B, n int, every time.Duration) {
 					return
 				}
 				if _, err := p.NextType(wctx, "PlaybackStarted"); err != nil {
-					b.Error(err)
+					b.Errorf("call %s: %v (flow ended?)", p.ID(), err)
 					return
 				}
 				if every > 0 {
