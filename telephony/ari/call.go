@@ -340,7 +340,9 @@ func (c *call) Record(ctx context.Context, name string) (telephony.Recording, er
 	if err := validRecordingName(name); err != nil {
 		return nil, &telephony.CallError{Op: "record", Reason: telephony.ReasonError, Err: err}
 	}
-	r, err := c.e.record(ctx, c, c.path("/record"), name)
+	// Not cut short by the call ending: the recording exists in Asterisk
+	// once asked for, and its result must reach the ledger.
+	r, err := c.e.record(context.WithoutCancel(ctx), c, c.path("/record"), name)
 	if err != nil {
 		return nil, c.opErr("record", err)
 	}
@@ -509,6 +511,9 @@ func (c *call) Hangup(ctx context.Context, reason telephony.Reason) error {
 	return nil
 }
 
+// byUnknown marks an end whose cause was not seen (events were down).
+const byUnknown = "?"
+
 // finishCall ends the call once: End is set, Done closed, its playbacks
 // end with "hung up" and the engine forgets it.
 func (e *Engine) finishCall(c *call, cause int, by string) {
@@ -530,6 +535,9 @@ func (e *Engine) finishCall(c *call, cause int, by string) {
 	}
 	if by != "" {
 		end.By = by
+	}
+	if by == byUnknown {
+		end.By = ""
 	}
 	c.end = end
 	pbs := make([]*playback, 0, len(c.playbacks))
@@ -665,7 +673,6 @@ func (e *Engine) failDial(c *call, cause, tech int, why error) {
 	c.localReason = ""
 	close(c.answered)
 	c.mu.Unlock()
-	c.log.Info("dial failed", "reason", reason, "cause", cause, "tech_cause", tech)
 	e.finishCall(c, cause, "remote")
 }
 

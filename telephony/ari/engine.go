@@ -364,7 +364,7 @@ func (e *Engine) resyncKnown(ctx context.Context, present []string) {
 	e.mu.Unlock()
 	for _, c := range gone {
 		c.log.Warn("call ended while events were down")
-		e.finishCall(c, 0, "")
+		e.finishCall(c, 0, byUnknown)
 	}
 	for _, c := range pending {
 		var ch struct {

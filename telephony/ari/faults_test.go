@@ -258,8 +258,8 @@ func TestReconnectEndsCallThatLeftWhileDown(t *testing.T) {
 	p.Hangup()
 	r.srv.SetDown(false)
 	end := recv(t, ends, "end after resync")
-	if end.Reason != telephony.ReasonHungUp {
-		t.Errorf("end = %+v, want hung up", end)
+	if end.Reason != telephony.ReasonHungUp || end.By != "" {
+		t.Errorf("end = %+v, want hung up, by whom unknown", end)
 	}
 }
 

@@ -658,14 +658,13 @@ func upgrade(w http.ResponseWriter, r *http.Request) (*wsConn, error) {
 		return nil, err
 	}
 	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+	c := &wsConn{conn: conn, rd: brw.Reader, bw: bufio.NewWriterSize(conn, 64<<10),
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
+	// The 101 goes out as the first write of run, after the connection is
+	// registered: a client that saw it can rely on getting events.
+	c.bw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
 		base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n")
-	if err := brw.Flush(); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	return &wsConn{conn: conn, rd: brw.Reader, bw: bufio.NewWriterSize(conn, 64<<10),
-		wake: make(chan struct{}, 1), done: make(chan struct{})}, nil
+	return c, nil
 }
 
 func (c *wsConn) send(frame []byte) {
@@ -727,6 +726,7 @@ func (c *wsConn) run() {
 		_, _ = io.Copy(io.Discard, c.rd) // until the client closes
 		c.close()
 	}()
+	first := true
 	for {
 		c.mu.Lock()
 		q := c.queue
@@ -737,7 +737,8 @@ func (c *wsConn) run() {
 				break
 			}
 		}
-		if len(q) > 0 {
+		if len(q) > 0 || first {
+			first = false
 			if err := c.bw.Flush(); err != nil {
 				c.close()
 				<-readDone
