@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
+	"time"
 
 	ariv5 "github.com/CyCoreSystems/ari/v5"
 	"golang.org/x/net/websocket"
@@ -79,6 +81,10 @@ func dialEvents(ctx context.Context, cfg *Config) (*websocket.Conn, error) {
 		return nil, fmt.Errorf("events websocket: %w", err)
 	}
 	wsCfg.Header = http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.Username+":"+cfg.Password))}}
+	// ARI sends nothing while no call is active: TCP keep-alive is what
+	// finds an Asterisk that vanished without closing (power loss, a cut
+	// link) within about 25 s, so that the reconnect loop starts.
+	wsCfg.Dialer = &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3}}
 	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
 	conn, err := wsCfg.DialContext(ctx)
