@@ -314,10 +314,10 @@ func TestWindowEarliest(t *testing.T) {
 	w := window{cfg: cfg, cal: holidays}
 	at := func(day, hour, minute int) time.Time { return time.Date(2026, 11, day, hour, minute, 0, 0, shanghai) }
 	tests := []struct {
-		name     string
-		from     time.Time
-		due      time.Time
-		want     time.Time
+		name string
+		from time.Time
+		due  time.Time
+		want time.Time
 	}{
 		{name: "inside", from: at(30, 10, 30), due: at(30, 23, 0), want: at(30, 10, 30)},
 		{name: "lunch to afternoon", from: at(30, 12, 30), due: at(30, 23, 0), want: at(30, 14, 0)},
