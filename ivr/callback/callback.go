@@ -209,6 +209,8 @@ type Store interface {
 	Schedule(ctx context.Context, r Request, now time.Time) (Callback, error)
 	// Cancel cancels a callback that is not running or finished.
 	Cancel(ctx context.Context, id int64, now time.Time) error
+	// Get returns one callback; ErrNotFound when there is none.
+	Get(ctx context.Context, id int64) (Callback, error)
 	// List returns callbacks, by deadline.
 	List(ctx context.Context, f Filter) ([]Callback, error)
 	// Claim atomically takes up to Limit scheduled callbacks whose

@@ -71,6 +71,17 @@ func (s *MemStore) Cancel(ctx context.Context, id int64, now time.Time) error {
 	return nil
 }
 
+// Get returns one callback.
+func (s *MemStore) Get(ctx context.Context, id int64) (Callback, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cb, ok := s.cbs[id]
+	if !ok {
+		return Callback{}, ErrNotFound
+	}
+	return *cb, nil
+}
+
 // List returns callbacks by deadline.
 func (s *MemStore) List(ctx context.Context, f Filter) ([]Callback, error) {
 	s.mu.Lock()
