@@ -17,7 +17,7 @@ import (
 type harness struct {
 	cfg     *Config
 	clock   *clock
-	store   *MemStore
+	store   Store
 	tickets *fakeTickets
 	engine  *telephonytest.Engine
 	dialer  *Dialer
@@ -25,7 +25,12 @@ type harness struct {
 
 func newHarness(t *testing.T, cfg *Config, cal Calendar) *harness {
 	t.Helper()
-	h := &harness{cfg: cfg, clock: newClock(monday10), store: NewMemStore(), tickets: newFakeTickets(), engine: telephonytest.NewEngine()}
+	return newHarnessOn(t, cfg, cal, NewMemStore())
+}
+
+func newHarnessOn(t *testing.T, cfg *Config, cal Calendar, store Store) *harness {
+	t.Helper()
+	h := &harness{cfg: cfg, clock: newClock(monday10), store: store, tickets: newFakeTickets(), engine: telephonytest.NewEngine()}
 	d, err := New(cfg, Deps{Store: h.store, Tickets: h.tickets, Engine: h.engine, Calendar: cal, Now: h.clock.Now, Owner: "t"})
 	if err != nil {
 		t.Fatal(err)
@@ -122,64 +127,66 @@ func TestDialerOutcomes(t *testing.T) {
 		{name: "do-not-call", number: "13900000000", wantOutcome: OutcomeSkipped, wantState: StateSkipped},
 		{name: "不需回访", ticketSkip: "不需回访", wantOutcome: OutcomeSkipped, wantState: StateSkipped},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, testConfig(t), nil)
-			p := &phone{onPlay: tt.onPlay}
-			h.engine.DialFunc = p.dial
-			if tt.dial != nil {
-				h.engine.DialFunc = tt.dial
-			}
-			h.tickets.skip[7] = tt.ticketSkip
-			cb := h.schedule(t, Request{TicketID: 7, Number: tt.number})
+	for _, st := range stores {
+		for _, tt := range tests {
+			t.Run(st.name+"/"+tt.name, func(t *testing.T) {
+				h := newHarnessOn(t, testConfig(t), nil, st.open(t))
+				p := &phone{onPlay: tt.onPlay}
+				h.engine.DialFunc = p.dial
+				if tt.dial != nil {
+					h.engine.DialFunc = tt.dial
+				}
+				h.tickets.skip[7] = tt.ticketSkip
+				cb := h.schedule(t, Request{TicketID: 7, Number: tt.number})
 
-			h.round(t)
+				h.round(t)
 
-			dialled := h.engine.Dialled()
-			if len(dialled) != tt.wantDialled {
-				t.Fatalf("dialled %d times, want %d", len(dialled), tt.wantDialled)
-			}
-			if len(dialled) > 0 {
-				if got := dialled[0]; got.To != "sip:13812345678@127.0.0.1:5070" || got.CallerID != "96596" {
-					t.Errorf("dialled %q as %q, want sip:13812345678@127.0.0.1:5070 as 96596", got.To, got.CallerID)
+				dialled := h.engine.Dialled()
+				if len(dialled) != tt.wantDialled {
+					t.Fatalf("dialled %d times, want %d", len(dialled), tt.wantDialled)
 				}
-			}
-			got := h.get(t, cb.ID)
-			if got.Outcome != tt.wantOutcome || got.State != tt.wantState {
-				t.Errorf("outcome, state = %s, %s; want %s, %s (note %q)", got.Outcome, got.State, tt.wantOutcome, tt.wantState, got.Note)
-			}
-			if got.Score != tt.wantScore {
-				t.Errorf("score = %d, want %d", got.Score, tt.wantScore)
-			}
-			if tt.wantState == StateScheduled {
-				if in := got.NotBefore.Sub(monday10); in != tt.wantRetryIn {
-					t.Errorf("retry in %v, want %v", in, tt.wantRetryIn)
+				if len(dialled) > 0 {
+					if got := dialled[0]; got.To != "sip:13812345678@127.0.0.1:5070" || got.CallerID != "96596" {
+						t.Errorf("dialled %q as %q, want sip:13812345678@127.0.0.1:5070 as 96596", got.To, got.CallerID)
+					}
 				}
-			}
-			surveys, reopened, flagged := h.tickets.snapshot(7)
-			if tt.wantScore != 0 {
-				if len(surveys) != 1 || surveys[0].Score != tt.wantScore || surveys[0].Recording != "fake/callback-1-1.wav" || !surveys[0].At.Equal(monday10) {
-					t.Errorf("surveys on ticket = %+v, want one scored %d with recording fake/callback-1-1.wav", surveys, tt.wantScore)
+				got := h.get(t, cb.ID)
+				if got.Outcome != tt.wantOutcome || got.State != tt.wantState {
+					t.Errorf("outcome, state = %s, %s; want %s, %s (note %q)", got.Outcome, got.State, tt.wantOutcome, tt.wantState, got.Note)
 				}
-			} else if len(surveys) != 0 {
-				t.Errorf("surveys on ticket = %+v, want none", surveys)
-			}
-			if reopened != tt.wantReopened {
-				t.Errorf("reopened = %v, want %v", reopened, tt.wantReopened)
-			}
-			if (len(flagged) > 0) != tt.wantFlagged {
-				t.Errorf("marked for agent: %q, want %v", flagged, tt.wantFlagged)
-			}
-			if tt.wantPlayed != nil {
-				c := p.last()
-				if got := c.Played(); !slices.Equal(got, tt.wantPlayed) {
-					t.Errorf("played %v, want %v", got, tt.wantPlayed)
+				if got.Score != tt.wantScore {
+					t.Errorf("score = %d, want %d", got.Score, tt.wantScore)
 				}
-				if c.End().Reason == "" {
-					t.Error("the call was left up")
+				if tt.wantState == StateScheduled {
+					if in := got.NotBefore.Sub(monday10); in != tt.wantRetryIn {
+						t.Errorf("retry in %v, want %v", in, tt.wantRetryIn)
+					}
 				}
-			}
-		})
+				surveys, reopened, flagged := h.tickets.snapshot(7)
+				if tt.wantScore != 0 {
+					if len(surveys) != 1 || surveys[0].Score != tt.wantScore || surveys[0].Recording != "fake/callback-1-1.wav" || !surveys[0].At.Equal(monday10) {
+						t.Errorf("surveys on ticket = %+v, want one scored %d with recording fake/callback-1-1.wav", surveys, tt.wantScore)
+					}
+				} else if len(surveys) != 0 {
+					t.Errorf("surveys on ticket = %+v, want none", surveys)
+				}
+				if reopened != tt.wantReopened {
+					t.Errorf("reopened = %v, want %v", reopened, tt.wantReopened)
+				}
+				if (len(flagged) > 0) != tt.wantFlagged {
+					t.Errorf("marked for agent: %q, want %v", flagged, tt.wantFlagged)
+				}
+				if tt.wantPlayed != nil {
+					c := p.last()
+					if got := c.Played(); !slices.Equal(got, tt.wantPlayed) {
+						t.Errorf("played %v, want %v", got, tt.wantPlayed)
+					}
+					if c.End().Reason == "" {
+						t.Error("the call was left up")
+					}
+				}
+			})
+		}
 	}
 }
 
