@@ -17,7 +17,7 @@ func openLedger(t testing.TB, path string) *SQLStore {
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "ledger.db")
 	}
-	db, err := sqlx.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on")
+	db, err := sqlx.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on")
 	if err != nil {
 		t.Fatal(err)
 	}
