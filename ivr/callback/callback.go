@@ -269,3 +269,31 @@ type AgentConnectorFunc func(ctx context.Context, call telephony.Call, cb Callba
 func (f AgentConnectorFunc) ConnectAgent(ctx context.Context, call telephony.Call, cb Callback) error {
 	return f(ctx, call, cb)
 }
+
+// Reason maps an outcome to the port's reason, for metrics counted by
+// telephony.Reason (ReasonNormal: the caller was reached). ok is false for
+// OutcomeSkipped: no call was placed.
+func (o Outcome) Reason() (r telephony.Reason, ok bool) {
+	switch o {
+	case OutcomeAnswered, OutcomeNoInput:
+		return telephony.ReasonNormal, true
+	case OutcomeHungUp:
+		return telephony.ReasonHungUp, true
+	case OutcomeBusy:
+		return telephony.ReasonBusy, true
+	case OutcomeNoAnswer:
+		return telephony.ReasonNoAnswer, true
+	case OutcomeRejected:
+		return telephony.ReasonRejected, true
+	case OutcomeUnreachable:
+		return telephony.ReasonUnreachable, true
+	case OutcomeTimeout:
+		return telephony.ReasonTimeout, true
+	case OutcomeInterrupted:
+		return telephony.ReasonShutdown, true
+	case OutcomeSkipped:
+		return "", false
+	default:
+		return telephony.ReasonError, true
+	}
+}

@@ -280,7 +280,11 @@ func (d *Dialer) connectAgent(ctx context.Context, call telephony.Call, cb Callb
 	if d.deps.Agents == nil {
 		return Result{Outcome: OutcomeError, Ended: d.now(), Note: "no agent queue to connect the call to"}
 	}
-	err := d.deps.Agents.ConnectAgent(ctx, call, cb)
+	// The caller hears who is calling before the queue's hold music.
+	err := telephony.PlayAll(ctx, call, PromptReturnIntro)
+	if err == nil {
+		err = d.deps.Agents.ConnectAgent(ctx, call, cb)
+	}
 	res := Result{Ended: d.now()}
 	switch {
 	case err == nil:

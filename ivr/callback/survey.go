@@ -9,16 +9,21 @@ import (
 	"hotline/telephony"
 )
 
-// The survey's prompts (the IVR's prompt manifest holds their texts).
+// The prompts of callbacks; their texts are in prompts/manifest.txt.
 const (
-	PromptSurveyIntro    = "survey-intro"    // 您好,这里是96596客服中心,就您反映的问题进行回访。
-	PromptSurveyQuestion = "survey-question" // 请对处理结果进行评价:满意请按1,基本满意请按2,不满意请按3。
-	PromptSurveyInvalid  = "survey-invalid"  // 对不起,您的输入有误。
-	PromptSurveyRepeat   = "survey-repeat"   // 对不起,没有收到您的按键。
-	PromptSurveyThanks   = "survey-thanks"   // 谢谢您的评价,再见。
-	PromptSurveyGoodbye  = "survey-goodbye"  // 谢谢您接听,再见。
-	PromptSurveyReopen   = "survey-reopen"   // 对不起,给您带来不便,我们将重新处理您的问题,谢谢,再见。
+	PromptSurveyIntro    = "survey-intro"    // 您好,这里是九六五九六客服中心,就您反映的问题进行回访……
+	PromptSurveyQuestion = "survey-question" // 请您对处理结果进行评价:满意请按一,基本满意请按二,不满意请按三。
+	PromptSurveyInvalid  = "survey-invalid"  // 对不起,您的按键有误。
+	PromptSurveyRepeat   = "survey-repeat"   // 对不起,我们没有收到您的按键。
+	PromptSurveyThanks   = "survey-thanks"   // 谢谢您的评价……再见。
+	PromptSurveyReopen   = "survey-reopen"   // 对不起,给您带来不便,我们将重新处理您的问题……再见。
+	PromptSurveyGoodbye  = "survey-goodbye"  // 谢谢您的接听……再见。
+	PromptReturnIntro    = "callback-return" // 您好……现在给您回电,请稍候,正在为您转接客服人员。
 )
+
+// Prompts lists every prompt the callbacks play.
+var Prompts = []string{PromptSurveyIntro, PromptSurveyQuestion, PromptSurveyInvalid, PromptSurveyRepeat,
+	PromptSurveyThanks, PromptSurveyReopen, PromptSurveyGoodbye, PromptReturnIntro}
 
 // SurveyResult is what a survey call produced.
 type SurveyResult struct {
