@@ -102,8 +102,16 @@ func (d *Dialer) Run(ctx context.Context) error {
 		case <-d.wake:
 		case <-poll.C:
 		}
-		if _, err := d.Tick(ctx); err != nil && ctx.Err() == nil {
-			d.log.Warn("callback dialer: tick failed", "err", err)
+		// Keep claiming while there is work and a free line; the limiter
+		// inside Tick paces the calls.
+		for {
+			n, err := d.Tick(ctx)
+			if err != nil && ctx.Err() == nil {
+				d.log.Warn("callback dialer: tick failed", "err", err)
+			}
+			if n == 0 || ctx.Err() != nil {
+				break
+			}
 		}
 		poll.Reset(d.cfg.Poll)
 	}

@@ -503,3 +503,35 @@ func TestConfigInit(t *testing.T) {
 		})
 	}
 }
+
+func TestDialerRunKeepsClaimingUnderTheRate(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxConcurrent = 50
+	cfg.MaxPerSecond = 40 // a burst of 40, then one every 25 ms
+	cfg.Poll = time.Hour  // only the dialer's own loop may pick the rest
+	h := newHarness(t, cfg, nil)
+	h.engine.DialFunc = failing(telephony.ReasonUnreachable, 404)
+	const total = 60
+	for i := range total {
+		h.schedule(t, Request{TicketID: int64(i + 1)})
+	}
+	var finished atomic.Int32
+	all := make(chan struct{})
+	h.dialer.deps.Observe = func(Attempt, Result) {
+		if finished.Add(1) == total {
+			close(all)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- h.dialer.Run(ctx) }()
+	select {
+	case <-all:
+	case <-time.After(30 * time.Second):
+		t.Errorf("only %d of %d callbacks placed", finished.Load(), total)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
