@@ -20,6 +20,10 @@ type command struct {
 // commands lists the subcommands; each lives in its own cmd_*.go file.
 func commands() map[string]command {
 	return map[string]command{
+		"migrate":   migrateCommand(),
+		"tickets":   ticketsCommand(),
+		"backup":    backupCommand(),
+		"dial":      dialCommand(),
 		"callbacks": callbacksCommand(),
 	}
 }
