@@ -136,6 +136,33 @@ func freeUDPPort(t *testing.T) int {
 	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
+// freeUDPPorts returns the first of n consecutive loopback UDP ports free
+// right now.
+func freeUDPPorts(t *testing.T, n int) int {
+	t.Helper()
+	for try := 0; try < 50; try++ {
+		base := freeUDPPort(t)
+		var held []net.PacketConn
+		ok := true
+		for i := 0; i < n; i++ {
+			c, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", base+i))
+			if err != nil {
+				ok = false
+				break
+			}
+			held = append(held, c)
+		}
+		for _, c := range held {
+			c.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatalf("no %d consecutive free UDP ports", n)
+	return 0
+}
+
 // startSIPp runs SIPp as a UAS for one call of scenario; the returned
 // channel yields its exit error once the call is over.
 func startSIPp(t *testing.T, scenario string) (addr string, done <-chan error) {
@@ -154,9 +181,10 @@ func startSIPpCalls(t *testing.T, scenario string, calls int) (addr string, done
 	if err := os.WriteFile(file, []byte(scenario), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := freeUDPPort(t)
+	// SIP on the first port, media on the four above it.
+	port := freeUDPPorts(t, 5)
 	cmd := exec.Command("sipp", "-sf", file, "-i", "127.0.0.1", "-p", fmt.Sprint(port),
-		"-mi", "127.0.0.1", "-mp", fmt.Sprint(freeUDPPort(t)), "-m", fmt.Sprint(calls), "-timeout", fmt.Sprint(30+calls), "-timeout_error",
+		"-mi", "127.0.0.1", "-mp", fmt.Sprint(port+1), "-m", fmt.Sprint(calls), "-timeout", fmt.Sprint(30+calls), "-timeout_error",
 		"-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "errors.log"))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
