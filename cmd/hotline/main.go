@@ -20,11 +20,12 @@ type command struct {
 // commands lists the subcommands; each lives in its own cmd_*.go file.
 func commands() map[string]command {
 	return map[string]command{
-		"migrate": migrateCommand(),
-		"tickets": ticketsCommand(),
-		"backup":  backupCommand(),
-		"report":  reportCommand(),
-		"dial":    dialCommand(),
+		"backup":    backupCommand(),
+		"callbacks": callbacksCommand(),
+		"dial":      dialCommand(),
+		"migrate":   migrateCommand(),
+		"report":    reportCommand(),
+		"tickets":   ticketsCommand(),
 	}
 }
 
