@@ -204,4 +204,3 @@ func channelLabel(s string) string {
 	}
 	return s
 }
-
