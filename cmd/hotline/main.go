@@ -19,7 +19,10 @@ type command struct {
 
 // commands lists the subcommands; each lives in its own cmd_*.go file.
 func commands() map[string]command {
-	return map[string]command{}
+	return map[string]command{
+		"users":  usersCommand(),
+		"qrcode": qrcodeCommand(),
+	}
 }
 
 func main() {
