@@ -20,8 +20,12 @@ type command struct {
 // commands lists the subcommands; each lives in its own cmd_*.go file.
 func commands() map[string]command {
 	return map[string]command{
-		"users":  usersCommand(),
-		"qrcode": qrcodeCommand(),
+		"migrate": migrateCommand(),
+		"tickets": ticketsCommand(),
+		"backup":  backupCommand(),
+		"dial":    dialCommand(),
+		"users":   usersCommand(),
+		"qrcode":  qrcodeCommand(),
 	}
 }
 
