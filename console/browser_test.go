@@ -126,9 +126,9 @@ func browserLogin(t testing.TB, tab context.Context, base, name string) {
 // browser: the agent's screen-pop, registration and classification, a
 // page refresh during the call, the handling-flow sheet, the transfer;
 // the unit's reply and the refused second reply; the supervisor's search,
-// timeline and report download.
+// timeline and report download. It runs over the real ledger.
 func TestBrowserTicketJourney(t *testing.T) {
-	h := newHarness(t, console.Config{MaskCaller: true})
+	h := newLedgerHarness(t, console.Config{MaskCaller: true})
 	base := h.srv.URL
 
 	agent := newTab(t)

@@ -13,17 +13,18 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-	_ "github.com/mattn/go-sqlite3"
 	"golang.org/x/crypto/bcrypt"
 
 	"hotline/console"
 	"hotline/console/auth"
 	"hotline/console/consoletest"
+	"hotline/console/ticketledger"
 	"hotline/ivr"
+	"hotline/ticket"
 	"hotline/web"
 )
 
@@ -39,16 +40,20 @@ var testUnits = []console.Unit{{ID: "keyun", Name: "客运营销部"}, {ID: "wul
 type harness struct {
 	srv     *httptest.Server
 	bus     *ivr.Bus
-	ledger  *consoletest.Ledger
+	ledger  *consoletest.Ledger // the fake, nil over the real ledger
+	store   *ticket.Store       // the accounts, and the real ledger
 	hotline *fakeHotline
 	console *console.Console
+	// open opens a ticket for a call as the IVR does; transfer records a
+	// transfer as the IVR does.
+	open     func(caller, line string) ivr.Ticket
+	transfer func(id int64, unit string) error
 }
 
 // fakeHotline stands in for the IVR behind the web API: a transfer
 // always connects and is recorded in the ledger.
 type fakeHotline struct {
-	ledger *consoletest.Ledger
-	bus    *ivr.Bus
+	transfer func(id int64, unit string) error
 
 	mu       sync.Mutex
 	loggedIn map[string]bool
@@ -79,7 +84,7 @@ func (f *fakeHotline) Agents() []ivr.AgentStatus {
 }
 
 func (f *fakeHotline) Transfer(_ context.Context, t ivr.TicketID, unit string, _ bool) (ivr.TransferResult, error) {
-	if err := f.ledger.TransferTo(int64(t), unit); err != nil {
+	if err := f.transfer(int64(t), unit); err != nil {
 		return ivr.TransferResult{}, fmt.Errorf("transfer: %w", ivr.ErrNoSuchCall)
 	}
 	return ivr.TransferResult{Ticket: t, Unit: unit, Outcome: "connected", At: time.Now()}, nil
@@ -103,17 +108,31 @@ var testUsers = []testUser{
 // bcrypt is slow on purpose, under -race more so.
 var hashOnce = sync.OnceValues(func() ([]byte, error) { return bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost) })
 
+// newHarness is a console over the in-memory ledger.
 func newHarness(t *testing.T, cfg console.Config) *harness {
+	return build(t, cfg, false)
+}
+
+// newLedgerHarness is a console over the real ledger in a SQLite file.
+func newLedgerHarness(t *testing.T, cfg console.Config) *harness {
+	return build(t, cfg, true)
+}
+
+func build(t *testing.T, cfg console.Config, real bool) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	db, err := sqlx.Open("sqlite3", filepath.Join(t.TempDir(), "users.db"))
+	store, err := ticket.Open(ctx, filepath.Join(t.TempDir(), "ledger.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	users, err := auth.NewSQLStore(ctx, db, nil)
-	if err != nil {
+	var units []ticket.Unit
+	for _, u := range testUnits {
+		units = append(units, ticket.Unit{ID: u.ID, Name: u.Name, Phone: "sip:" + u.ID + "@127.0.0.1"})
+	}
+	if err := store.SyncUnits(ctx, units); err != nil {
 		t.Fatal(err)
 	}
+	users := ticketledger.NewUsers(store)
 	hash, err := hashOnce()
 	if err != nil {
 		t.Fatal(err)
@@ -123,11 +142,41 @@ func newHarness(t *testing.T, cfg console.Config) *harness {
 			t.Fatal(err)
 		}
 	}
-	h := &harness{bus: ivr.NewBus(), ledger: consoletest.New(nil, testUnits...)}
-	h.hotline = &fakeHotline{ledger: h.ledger, bus: h.bus, loggedIn: map[string]bool{}}
+	h := &harness{bus: ivr.NewBus(), store: store}
+	var ledger console.Ledger
+	if real {
+		ledger = ticketledger.New(store, nil)
+		var calls atomic.Int64
+		h.open = func(caller, line string) ivr.Ticket {
+			callID := fmt.Sprintf("call-%d", calls.Add(1))
+			ref, err := store.OpenForCall(ctx, ticket.CallInfo{CallID: callID, Caller: caller, Dialled: "96596"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ref, err = store.SetLine(ctx, callID, line); err != nil {
+				t.Fatal(err)
+			}
+			d, err := store.Ticket(ctx, ref.TicketID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ivr.Ticket{ID: ivr.TicketID(d.ID), Number: d.Number, Caller: d.Caller, Dialled: "96596", Channel: string(d.Channel),
+				Line: d.Line, Status: string(d.Status), Opened: d.CreatedAt}
+		}
+		h.transfer = func(id int64, unit string) error {
+			_, err := store.Apply(ctx, id, ticket.Change{Action: ticket.ActTransfer, Unit: unit, Actor: "ivr"})
+			return err
+		}
+	} else {
+		h.ledger = consoletest.New(nil, testUnits...)
+		ledger = h.ledger
+		h.open = h.ledger.Open
+		h.transfer = h.ledger.TransferTo
+	}
+	h.hotline = &fakeHotline{transfer: h.transfer, loggedIn: map[string]bool{}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h.console, err = console.New(cfg, console.Deps{
-		Ledger: h.ledger, Users: users, Events: h.bus, API: web.New(h.hotline, h.bus, log), Log: log,
+		Ledger: ledger, Users: users, Events: h.bus, API: web.New(h.hotline, h.bus, log), Log: log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +188,7 @@ func newHarness(t *testing.T, cfg console.Config) *harness {
 		h.srv.Close()
 		cancel()
 		<-done
-		db.Close()
+		store.Close()
 	})
 	return h
 }
@@ -147,7 +196,7 @@ func newHarness(t *testing.T, cfg console.Config) *harness {
 // pop publishes a screen-pop of a new ticket for agent, as the IVR does
 // when the agent answers, and returns the ticket.
 func (h *harness) pop(agent, caller, line string) ivr.Ticket {
-	tk := h.ledger.Open(caller, line)
+	tk := h.open(caller, line)
 	h.bus.Publish(ivr.Event{Type: ivr.EventScreenPop, At: time.Now(), Agent: agent, CallID: fmt.Sprintf("call-%d", tk.ID), Ticket: &tk})
 	return tk
 }

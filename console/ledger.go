@@ -89,7 +89,7 @@ const (
 // The channels of 第二条.
 const (
 	ChannelHotline = "hotline"
-	ChannelQR      = "qr"
+	ChannelQR      = "qrcode"
 )
 
 // The ticket states.
@@ -103,6 +103,7 @@ const (
 	StatusCalledBack  = "called_back"
 	StatusClosed      = "closed"
 	StatusReopened    = "reopened"
+	StatusMerged      = "merged"
 )
 
 // Ticket is a ticket as the console shows it.
@@ -121,7 +122,7 @@ type Ticket struct {
 	Agent        string
 	Opened       time.Time
 	Result       string
-	Satisfaction string // "", "satisfied", "basically", "dissatisfied"
+	Satisfaction string // "", "satisfied", "basic", "dissatisfied"
 	Sheet        *Sheet
 	Replies      []Reply
 	Deadlines    []Deadline
@@ -148,7 +149,13 @@ type Summary struct {
 }
 
 // Open reports whether the ticket still needs work.
-func (s Summary) Open() bool { return s.Status != StatusClosed && s.Status != StatusAnswered }
+func (s Summary) Open() bool {
+	switch s.Status {
+	case StatusClosed, StatusAnswered, StatusCalledBack, StatusMerged:
+		return false
+	}
+	return true
+}
 
 // Registration is the form of 第十三条 with the classification.
 type Registration struct {
@@ -160,7 +167,7 @@ type Registration struct {
 
 // Deadline is one timed stage of a ticket (第七、八、九条).
 type Deadline struct {
-	Stage string // "transfer", "sheet", "reply", "callback"
+	Stage string // "transfer", "sheet", "feedback", "callback"
 	Due   time.Time
 	Done  time.Time // zero while pending
 }

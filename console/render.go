@@ -163,6 +163,8 @@ func statusLabel(s string) string {
 		return "已办结"
 	case StatusReopened:
 		return "重新处理"
+	case StatusMerged:
+		return "已并单"
 	}
 	return s
 }
@@ -173,10 +175,10 @@ func stageLabel(s string) string {
 		return "转办（1个工作小时）"
 	case "sheet":
 		return "处理流程单（2小时）"
-	case "reply":
-		return "单位反馈（2天）"
+	case "reply", "feedback":
+		return "单位反馈（2日）"
 	case "callback":
-		return "回访（3天）"
+		return "回访（3日）"
 	}
 	return s
 }
@@ -185,7 +187,7 @@ func satisfactionLabel(s string) string {
 	switch s {
 	case "satisfied":
 		return "满意"
-	case "basically":
+	case "basic":
 		return "基本满意"
 	case "dissatisfied":
 		return "不满意"

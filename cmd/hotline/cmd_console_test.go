@@ -9,15 +9,24 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jmoiron/sqlx"
-	_ "github.com/mattn/go-sqlite3"
+	"golang.org/x/crypto/bcrypt"
 
 	"hotline/console/auth"
+	"hotline/console/ticketledger"
+	"hotline/ticket"
 )
 
 func TestUsersCommand(t *testing.T) {
 	ctx := context.Background()
 	db := filepath.Join(t.TempDir(), "hotline.db")
+	seed, err := ticket.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := seed.SyncUnits(ctx, []ticket.Unit{{ID: "keyun", Name: "客运公司"}}); err != nil {
+		t.Fatal(err)
+	}
+	seed.Close()
 	steps := []struct {
 		name    string
 		args    []string
@@ -32,12 +41,13 @@ func TestUsersCommand(t *testing.T) {
 		{"unknown role", []string{"add", "--db", db, "--name", "a1", "--role", "boss"}, "first password!\n", "unknown role"},
 		{"passwd", []string{"passwd", "--db", db, "--name", "admin"}, "second password\n", ""},
 		{"disable", []string{"disable", "--db", db, "--name", "u1"}, "", ""},
+		{"unit not in the directory", []string{"add", "--db", db, "--name", "u3", "--role", "unit", "--unit", "nowhere"}, "unit password1\n", "unknown unit"},
 		{"disable unknown", []string{"disable", "--db", db, "--name", "ghost"}, "", "no such user"},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			err := runUsers(ctx, st.args, strings.NewReader(st.stdin), &out, &errOut)
+			err := runUsers(ctx, st.args, bcrypt.MinCost, strings.NewReader(st.stdin), &out, &errOut)
 			if st.wantErr == "" && err != nil {
 				t.Fatalf("got %v, want success", err)
 			}
@@ -46,15 +56,13 @@ func TestUsersCommand(t *testing.T) {
 			}
 		})
 	}
-	sdb, err := sqlx.Open("sqlite3", db)
+
+	ledger, err := ticket.Open(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sdb.Close()
-	store, err := auth.NewSQLStore(ctx, sdb, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	defer ledger.Close()
+	store := ticketledger.NewUsers(ledger)
 	if u, err := auth.Authenticate(ctx, store, "admin", "second password"); err != nil || u.Role != auth.RoleAdmin {
 		t.Fatalf("admin with the new password: got %+v, %v", u, err)
 	}

@@ -10,10 +10,12 @@ import (
 	"os"
 	"strings"
 
-	"github.com/jmoiron/sqlx"
-	_ "github.com/mattn/go-sqlite3"
+	"golang.org/x/crypto/bcrypt"
 
+	"hotline/config"
 	"hotline/console/auth"
+	"hotline/console/ticketledger"
+	"hotline/ticket"
 )
 
 // usersCommand manages the console's accounts: the first admin is made
@@ -22,20 +24,22 @@ func usersCommand() command {
 	return command{
 		summary: "manage console accounts: users add|passwd|disable|enable",
 		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-			return runUsers(ctx, args, os.Stdin, stdout, stderr)
+			return runUsers(ctx, args, bcrypt.DefaultCost, os.Stdin, stdout, stderr)
 		},
 	}
 }
 
 const usersUsage = `usage:
-  hotline users add     --name NAME --role agent|unit|supervisor|admin [--unit UNIT] [--db FILE]
-  hotline users passwd  --name NAME [--db FILE]
-  hotline users disable --name NAME [--db FILE]
-  hotline users enable  --name NAME [--db FILE]
+  hotline users add     --name NAME --role agent|unit|supervisor|admin [--unit UNIT] [--config FILE | --db FILE]
+                        (a unit user's unit must be in the ledger's directory)
+  hotline users passwd  --name NAME [--config FILE | --db FILE]
+  hotline users disable --name NAME [--config FILE | --db FILE]
+  hotline users enable  --name NAME [--config FILE | --db FILE]
 The password is read from the first line of standard input (or of
 --password-file); it must have at least 10 characters.`
 
-func runUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+// runUsers runs an action; cost is the bcrypt cost of new hashes.
+func runUsers(ctx context.Context, args []string, cost int, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usersUsage)
 		return errors.New("users: missing action")
@@ -43,7 +47,8 @@ func runUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	action, args := args[0], args[1:]
 	fs := flag.NewFlagSet("users "+action, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dbPath := fs.String("db", envOr("HOTLINE_DB", "hotline.db"), "SQLite database file (env HOTLINE_DB)")
+	cfgPath := fs.String("config", "", "configuration file (default $HOTLINE_CONFIG, else built-in defaults)")
+	dbPath := fs.String("db", "", "ledger file (default: ledger.path of the configuration)")
 	name := fs.String("name", "", "user name (for agents: the agent id)")
 	role := fs.String("role", "", "agent, unit, supervisor or admin")
 	unit := fs.String("unit", "", "the unit of a unit user")
@@ -54,15 +59,20 @@ func runUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if *name == "" {
 		return errors.New("--name is required")
 	}
-	db, err := sqlx.Open("sqlite3", *dbPath+"?_foreign_keys=on&_busy_timeout=5000&_journal_mode=WAL")
-	if err != nil {
-		return fmt.Errorf("open %s: %w", *dbPath, err)
+	path := *dbPath
+	if path == "" {
+		cfg, err := config.Resolve(*cfgPath)
+		if err != nil {
+			return err
+		}
+		path = cfg.Path(cfg.Ledger.Path)
 	}
-	defer db.Close()
-	store, err := auth.NewSQLStore(ctx, db, nil)
+	ledger, err := ticket.Open(ctx, path)
 	if err != nil {
 		return err
 	}
+	defer ledger.Close()
+	store := ticketledger.NewUsers(ledger)
 	readPassword := func() ([]byte, error) {
 		in := stdin
 		if *pwFile != "" {
@@ -77,7 +87,7 @@ func runUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("read password: %w", err)
 		}
-		return auth.HashPassword(strings.TrimRight(line, "\r\n"))
+		return auth.HashPasswordCost(strings.TrimRight(line, "\r\n"), cost)
 	}
 	switch action {
 	case "add":
@@ -112,11 +122,4 @@ func runUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return fmt.Errorf("users: unknown action %q", action)
 	}
 	return nil
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }

@@ -2,14 +2,9 @@ package auth_test
 
 import (
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jmoiron/sqlx"
-	_ "github.com/mattn/go-sqlite3"
-	"golang.org/x/crypto/bcrypt"
 
 	"hotline/console/auth"
 )
@@ -77,70 +72,6 @@ func TestSessionsExpire(t *testing.T) {
 	s.EndUser("u1")
 	if _, err := s.Get(c.ID); !errors.Is(err, auth.ErrNoSession) {
 		t.Fatalf("after EndUser: got %v, want ErrNoSession", err)
-	}
-}
-
-func TestSQLStore(t *testing.T) {
-	ctx := t.Context()
-	db, err := sqlx.Open("sqlite3", filepath.Join(t.TempDir(), "users.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	store, err := auth.NewSQLStore(ctx, db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, _ := bcrypt.GenerateFromPassword([]byte("first password"), bcrypt.MinCost)
-	if err := store.AddUser(ctx, auth.User{Name: "u1", Role: auth.RoleUnit, Unit: "keyun", Hash: hash}); err != nil {
-		t.Fatal(err)
-	}
-	bad := []struct {
-		name string
-		u    auth.User
-		want error
-	}{
-		{"duplicate", auth.User{Name: "u1", Role: auth.RoleAgent, Hash: hash}, auth.ErrUserExists},
-		{"bad role", auth.User{Name: "x", Role: "boss", Hash: hash}, auth.ErrBadRole},
-		{"bad name", auth.User{Name: "a b", Role: auth.RoleAgent, Hash: hash}, auth.ErrBadName},
-		{"unit user without unit", auth.User{Name: "u9", Role: auth.RoleUnit, Hash: hash}, nil},
-	}
-	for _, tt := range bad {
-		t.Run(tt.name, func(t *testing.T) {
-			err := store.AddUser(ctx, tt.u)
-			if err == nil || tt.want != nil && !errors.Is(err, tt.want) {
-				t.Fatalf("got %v, want %v", err, tt.want)
-			}
-		})
-	}
-	if _, err := auth.Authenticate(ctx, store, "u1", "first password"); err != nil {
-		t.Fatalf("authenticate: %v", err)
-	}
-	if _, err := auth.Authenticate(ctx, store, "u1", "wrong"); !errors.Is(err, auth.ErrBadCredential) {
-		t.Fatalf("wrong password: got %v, want ErrBadCredential", err)
-	}
-	if _, err := auth.Authenticate(ctx, store, "nobody", "x"); !errors.Is(err, auth.ErrBadCredential) {
-		t.Fatalf("unknown user: got %v, want ErrBadCredential", err)
-	}
-	hash2, _ := bcrypt.GenerateFromPassword([]byte("second password"), bcrypt.MinCost)
-	if err := store.SetPassword(ctx, "u1", hash2); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := auth.Authenticate(ctx, store, "u1", "first password"); !errors.Is(err, auth.ErrBadCredential) {
-		t.Fatalf("old password after change: got %v", err)
-	}
-	if err := store.SetDisabled(ctx, "u1", true); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := auth.Authenticate(ctx, store, "u1", "second password"); !errors.Is(err, auth.ErrDisabled) {
-		t.Fatalf("disabled: got %v, want ErrDisabled", err)
-	}
-	if err := store.SetDisabled(ctx, "ghost", true); !errors.Is(err, auth.ErrNoSuchUser) {
-		t.Fatalf("unknown user: got %v, want ErrNoSuchUser", err)
-	}
-	u, err := store.User(ctx, "u1")
-	if err != nil || u.Unit != "keyun" || u.Role != auth.RoleUnit || !u.Disabled {
-		t.Fatalf("got %+v, %v", u, err)
 	}
 }
 

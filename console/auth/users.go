@@ -80,15 +80,21 @@ const MinPasswordLen = 10
 // rather than silently truncated.
 const bcryptMax = 72
 
-// HashPassword returns the bcrypt hash of password.
+// HashPassword returns the bcrypt hash of password at bcrypt's default cost.
 func HashPassword(password string) ([]byte, error) {
+	return HashPasswordCost(password, bcrypt.DefaultCost)
+}
+
+// HashPasswordCost is HashPassword at a given bcrypt cost (tests use the
+// lowest).
+func HashPasswordCost(password string, cost int) ([]byte, error) {
 	if utf8.RuneCountInString(password) < MinPasswordLen {
 		return nil, fmt.Errorf("at least %d characters: %w", MinPasswordLen, ErrWeakPassword)
 	}
 	if len(password) > bcryptMax {
 		return nil, fmt.Errorf("password longer than %d bytes", bcryptMax)
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
@@ -109,7 +115,8 @@ func CheckName(name string) error {
 	return nil
 }
 
-// Store keeps the accounts. SQLStore is the one in production.
+// Store keeps the accounts; console/ticketledger keeps them in the
+// ledger's users table.
 type Store interface {
 	User(ctx context.Context, name string) (User, error)
 	AddUser(ctx context.Context, u User) error

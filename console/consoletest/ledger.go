@@ -95,7 +95,7 @@ func (l *Ledger) TransferTo(id int64, unit string) error {
 	now := l.now()
 	t.Unit, t.Status = unit, console.StatusTransferred
 	l.done(t, "transfer", now)
-	t.Deadlines = append(t.Deadlines, console.Deadline{Stage: "reply", Due: now.Add(48 * time.Hour)})
+	t.Deadlines = append(t.Deadlines, console.Deadline{Stage: "feedback", Due: now.Add(48 * time.Hour)})
 	l.event(t, "ivr", "转接单位", unit)
 	return nil
 }
@@ -241,7 +241,7 @@ func (l *Ledger) Forward(_ context.Context, id int64, unit, note, by string) err
 	now := l.now()
 	t.Unit, t.Status = unit, console.StatusForwarded
 	l.done(t, "transfer", now)
-	t.Deadlines = append(t.Deadlines, console.Deadline{Stage: "reply", Due: now.Add(48 * time.Hour)})
+	t.Deadlines = append(t.Deadlines, console.Deadline{Stage: "feedback", Due: now.Add(48 * time.Hour)})
 	l.event(t, by, "转部门", unit+" "+note)
 	return nil
 }
@@ -295,11 +295,11 @@ func (l *Ledger) Reply(_ context.Context, id int64, unit string, r console.Reply
 		return console.Reply{}, fmt.Errorf("ticket %d is %s: %w", id, t.Status, console.ErrWrongState)
 	}
 	for _, d := range t.Deadlines {
-		if d.Stage == "reply" && d.Done.IsZero() && r.At.After(d.Due) {
+		if d.Stage == "feedback" && d.Done.IsZero() && r.At.After(d.Due) {
 			r.Late = true
 		}
 	}
-	l.done(t, "reply", r.At)
+	l.done(t, "feedback", r.At)
 	t.Replies = append(t.Replies, r)
 	t.Result, t.Status = r.Result, console.StatusReplied
 	t.Deadlines = append(t.Deadlines, console.Deadline{Stage: "callback", Due: r.At.Add(72 * time.Hour)})
