@@ -23,6 +23,7 @@ func commands() map[string]command {
 		"migrate": migrateCommand(),
 		"tickets": ticketsCommand(),
 		"backup":  backupCommand(),
+		"report":  reportCommand(),
 		"dial":    dialCommand(),
 		"users":   usersCommand(),
 		"qrcode":  qrcodeCommand(),
