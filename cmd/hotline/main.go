@@ -24,8 +24,10 @@ func commands() map[string]command {
 		"callbacks": callbacksCommand(),
 		"dial":      dialCommand(),
 		"migrate":   migrateCommand(),
+		"qrcode":    qrcodeCommand(),
 		"report":    reportCommand(),
 		"tickets":   ticketsCommand(),
+		"users":     usersCommand(),
 	}
 }
 
