@@ -159,11 +159,12 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
-	r, err := sqlx.Open("sqlite3", dsn(path, true))
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("open ledger %s: %w", path, err)
-	}
+	// Readers sort and group in memory (the monthly report groups a
+	// month of tickets) rather than in temporary files.
+	r := sqlx.NewDb(sql.OpenDB(connector{dsn: dsn(path, true), hook: func(c *sqlite3.SQLiteConn) error {
+		_, err := c.Exec("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768", nil)
+		return err
+	}}), "sqlite3")
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
 	s.w, s.r = w, r

@@ -626,6 +626,51 @@ func (s *Store) AssignAgent(ctx context.Context, callID string, agentID int64) e
 	return nil
 }
 
+// AssignTicket makes a ticket the agent's without a call (a callback, a
+// web form taken by an agent).
+func (s *Store) AssignTicket(ctx context.Context, ticketID, agentID int64) error {
+	err := s.write(ctx, func(tx *txn) error {
+		if _, err := tx.ticket(ticketID); err != nil {
+			return err
+		}
+		if err := tx.userExists(agentID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE tickets SET agent_id = ?, updated_at = ?, version = version + 1 WHERE id = ?`,
+			agentID, ts(tx.now), ticketID); err != nil {
+			return err
+		}
+		return tx.addEvent(Event{TicketID: ticketID, Kind: EventAssigned, Actor: UserActor(agentID)})
+	})
+	if err != nil {
+		return fmt.Errorf("assign ticket %d to agent %d: %w", ticketID, agentID, err)
+	}
+	return nil
+}
+
+// AttachRecording attaches a recording to a ticket: a message the caller
+// left after hours, or a recording that is not the call's own (a call's
+// own recording comes with EndCall). kind says which ("message", "call").
+func (s *Store) AttachRecording(ctx context.Context, ticketID int64, callID, kind, path string, d time.Duration) error {
+	err := s.write(ctx, func(tx *txn) error {
+		if _, err := tx.ticket(ticketID); err != nil {
+			return err
+		}
+		if callID != "" && kind == "call" {
+			if _, err := tx.ExecContext(ctx, `UPDATE calls SET recording_path = ?, recording_ms = ? WHERE call_id = ?`,
+				path, d.Milliseconds(), callID); err != nil {
+				return err
+			}
+		}
+		note := fmt.Sprintf("%s %s (%s)", kind, path, d.Round(time.Second))
+		return tx.addEvent(Event{TicketID: ticketID, Kind: EventRecording, Actor: "ivr", Note: note})
+	})
+	if err != nil {
+		return fmt.Errorf("attach recording to ticket %d: %w", ticketID, err)
+	}
+	return nil
+}
+
 // TransferFailed records on the ticket a transfer to unit that did not go
 // through (the unit was busy, did not answer ...); the transfer deadline
 // keeps running.
