@@ -35,6 +35,9 @@ type Options struct {
 	// OnConnState is called (from the event reader) whenever the events
 	// WebSocket connects or drops, for a metric.
 	OnConnState func(connected bool)
+	// OnEvent is called (from the event reader) for every event handled,
+	// for a metric; it must not block.
+	OnEvent func()
 	// OnOrphan is called when a call found in the application that this
 	// controller did not know (left by a previous run) has been ended.
 	OnOrphan func(info telephony.Info, end telephony.End)
@@ -465,6 +468,9 @@ func (e *Engine) read(ctx context.Context, conn *websocket.Conn) error {
 		}
 		e.handle(ev)
 		e.eventsHandled.Add(1)
+		if e.opts.OnEvent != nil {
+			e.opts.OnEvent()
+		}
 	}
 }
 
