@@ -258,6 +258,7 @@ func (e *Engine) endWithPrompt(c *call, prompt string, reason telephony.Reason) 
 	}
 	if err := c.Hangup(ctx, reason); err != nil {
 		c.log.Warn("hang-up failed", "err", err)
+		e.finishCall(c, 0, byUnknown) // do not wait for an end that may never be reported
 	}
 }
 
