@@ -31,7 +31,6 @@ type channel struct {
 	playing     *playback
 	recordings  map[string]*recording
 	phone       *Phone
-	ringTimer   interface{ Stop() bool }
 	dialTimer   interface{ Stop() bool }
 	dialstring  string
 	originateTO time.Duration
@@ -42,9 +41,6 @@ type channel struct {
 }
 
 func (c *channel) stopTimers() {
-	if c.ringTimer != nil {
-		c.ringTimer.Stop()
-	}
 	if c.dialTimer != nil {
 		c.dialTimer.Stop()
 	}
