@@ -42,16 +42,21 @@ var ledgerUnits = []ticket.Unit{
 }
 
 func ledgerConfig() Config {
-	cfg := Config{Lines: []string{"1", "2", "3", "4", "5", "0"}, Backends: []string{"sip", "ledger"}}
+	cfg := Config{Lines: []string{"1", "2", "3", "4", "5", "0"}, Backends: []string{"sip", "ledger"},
+		UnitNames: map[string]string{}}
 	for _, u := range ledgerUnits {
 		cfg.Units = append(cfg.Units, u.ID)
+		cfg.UnitNames[u.ID] = u.Name
 	}
 	return cfg
 }
 
-// TestTicketStatsFromLedger drives tickets through a real SQLite ledger and
-// reads the gauges the collector reports from it.
-func TestTicketStatsFromLedger(t *testing.T) {
+// ledgerWithTickets returns a real SQLite ledger holding three complaints
+// registered a week before its clock: one awaiting its transfer, one at
+// 房产部 (fangchan) awaiting the unit's feedback, one replied by 物流部
+// (wuliu) awaiting its callback; every clock has run out.
+func ledgerWithTickets(t *testing.T) (*ticket.Store, *testClock) {
+	t.Helper()
 	ctx := t.Context()
 	// Monday 30 November 2026, 10:00 in Shanghai: office hours.
 	clock := &testClock{t: time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)}
@@ -84,7 +89,12 @@ func TestTicketStatsFromLedger(t *testing.T) {
 	}
 	// A week later every clock has run out.
 	clock.Advance(7 * 24 * time.Hour)
+	return store, clock
+}
 
+// TestTicketStatsFromLedger reads the ticket gauges from a real ledger.
+func TestTicketStatsFromLedger(t *testing.T) {
+	store, clock := ledgerWithTickets(t)
 	lc, err := NewLedgerCollector(TicketStats(store, clock.Now), ledgerConfig(), 0, discardLog())
 	if err != nil {
 		t.Fatalf("NewLedgerCollector: %v", err)
