@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,9 +116,43 @@ func TestPrometheusScrapesService(t *testing.T) {
 			if strings.HasPrefix(expr, "label_values(") {
 				continue // a Grafana function, not PromQL
 			}
+			if inner, ok := strings.CutPrefix(expr, "query_result("); ok {
+				expr = strings.TrimSuffix(inner, ")") // the variable's PromQL
+			}
 			if _, err := prom.query(t.Context(), vars.Replace(expr)); err != nil {
 				t.Errorf("%s: %v", expr, err)
 			}
+		}
+	})
+
+	t.Run("unit variable shows names", func(t *testing.T) {
+		v := dashboardVariable(t, "unit")
+		re, err := regexp.Compile(strings.Trim(v.Regex, "/"))
+		if err != nil {
+			t.Fatalf("regex %s: %v", v.Regex, err)
+		}
+		samples, err := prom.query(t.Context(), strings.TrimSuffix(strings.TrimPrefix(v.Definition, "query_result("), ")"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, s := range samples {
+			// Grafana's query_result text: {label="value", ...} value time,
+			// labels in Prometheus' (sorted) order.
+			var pairs []string
+			for _, k := range slices.Sorted(maps.Keys(s.Metric)) {
+				pairs = append(pairs, fmt.Sprintf("%s=%q", k, s.Metric[k]))
+			}
+			m := re.FindStringSubmatch("{" + strings.Join(pairs, ", ") + "} 1 0")
+			if m == nil {
+				t.Errorf("regex does not match %v", s.Metric)
+				continue
+			}
+			got[m[re.SubexpIndex("value")]] = m[re.SubexpIndex("text")]
+		}
+		want := map[string]string{"kefu": "客服中心", "fangchan": "房产部", "wuliu": "物流部"}
+		if !maps.Equal(got, want) {
+			t.Errorf("unit choices %v, want %v", got, want)
 		}
 	})
 }

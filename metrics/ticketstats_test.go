@@ -43,7 +43,7 @@ var ledgerUnits = []ticket.Unit{
 
 func ledgerConfig() Config {
 	cfg := Config{Lines: []string{"1", "2", "3", "4", "5", "0"}, Backends: []string{"sip", "ledger"},
-		UnitNames: map[string]string{}}
+		LineNames: testConfig().LineNames, UnitNames: map[string]string{}}
 	for _, u := range ledgerUnits {
 		cfg.Units = append(cfg.Units, u.ID)
 		cfg.UnitNames[u.ID] = u.Name
