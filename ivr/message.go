@@ -2,6 +2,7 @@ package ivr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,6 +22,15 @@ func (f *flow) afterHours(ctx context.Context) error {
 // and schedules a callback for the next working period. The message ends
 // with '#', the caller hanging up or the configured bound.
 func (f *flow) takeMessage(ctx context.Context, why string) error {
+	f.setStage(stageMessage)
+	err := f.recordMessage(ctx, why)
+	if err != nil && !errors.Is(err, telephony.ErrHungUp) && !errors.Is(err, context.Canceled) {
+		f.s.obs.FlowError(stepVoicemail)
+	}
+	return err
+}
+
+func (f *flow) recordMessage(ctx context.Context, why string) error {
 	drain(f.call.Digits())
 	if err := telephony.PlayAll(ctx, f.call, promptLeaveMessage, promptBeep); err != nil {
 		return err
@@ -53,6 +63,7 @@ func (f *flow) takeMessage(ctx context.Context, why string) error {
 		return fmt.Errorf("schedule callback: %w", err)
 	}
 	f.log.Info("message left", "why", why, "callback", due)
+	f.s.obs.Voicemail(f.lineLabel())
 	f.s.bus.Publish(Event{Type: EventMessageLeft, At: f.s.now(), CallID: f.info.ID, Ticket: &t})
 	select {
 	case <-f.call.Done():

@@ -15,6 +15,9 @@ const (
 	// line (in the welcome or the menu), and after-hours calls that skip the
 	// menu.
 	NoLine = "none"
+	// NoUnit labels a ticket not yet given to a responsible unit (waiting
+	// for its transfer).
+	NoUnit = "none"
 	// Other collects every value outside the configured set, so that a
 	// wrong or hostile argument never creates a new series.
 	Other = "other"
@@ -110,7 +113,7 @@ func checkLabelValue(v string) error {
 	switch {
 	case v == "":
 		return fmt.Errorf("%w: empty", ErrBadLabel)
-	case v == NoLine || v == Other:
+	case v == NoLine || v == NoUnit || v == Other:
 		return fmt.Errorf("%w: reserved", ErrBadLabel)
 	case len(v) > maxLabelLen:
 		return fmt.Errorf("%w: longer than %d bytes", ErrBadLabel, maxLabelLen)

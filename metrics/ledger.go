@@ -35,7 +35,7 @@ type LedgerSnapshot struct {
 // StageCount counts the open tickets of one unit waiting for one stage.
 type StageCount struct {
 	Stage string
-	Unit  string
+	Unit  string // "" before the ticket has a unit (reported as "none")
 	// Open tickets waiting for this stage, overdue ones included.
 	Open int
 	// Overdue ones: their deadline for this stage has passed.
@@ -49,7 +49,7 @@ const DefaultLedgerTimeout = 2 * time.Second
 // from the ledger at scrape time, so they are never stale and cost nothing
 // between scrapes. Every stage and unit of the configuration is reported,
 // at zero when the ledger has none; counts for a stage or unit outside the
-// configuration are added to "other".
+// configuration are added to "other", those of no unit yet to "none".
 type LedgerCollector struct {
 	src     LedgerSource
 	log     *slog.Logger
@@ -78,7 +78,7 @@ func NewLedgerCollector(src LedgerSource, cfg Config, timeout time.Duration, log
 		src:     src,
 		log:     log,
 		timeout: timeout,
-		units:   append(append([]string{}, cfg.Units...), Other),
+		units:   append(append([]string{}, cfg.Units...), NoUnit, Other),
 		stages:  append(append([]string{}, cfg.Stages...), Other),
 		unitSet: make(map[string]bool),
 		stgSet:  make(map[string]bool),
@@ -137,7 +137,10 @@ func (c *LedgerCollector) Collect(ch chan<- prometheus.Metric) {
 		if !c.stgSet[k.stage] {
 			k.stage = Other
 		}
-		if !c.unitSet[k.unit] {
+		switch {
+		case k.unit == "":
+			k.unit = NoUnit
+		case !c.unitSet[k.unit]:
 			k.unit = Other
 		}
 		n := counts[k]

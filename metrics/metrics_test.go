@@ -23,6 +23,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"duplicate unit", func(c *Config) { c.Units = append(c.Units, c.Units[0]) }},
 		{"reserved line none", func(c *Config) { c.Lines = append(c.Lines, NoLine) }},
 		{"reserved unit other", func(c *Config) { c.Units = append(c.Units, Other) }},
+		{"reserved unit none", func(c *Config) { c.Units = append(c.Units, NoUnit) }},
 		{"phone number as unit", func(c *Config) { c.Units = append(c.Units, "13800138000") }},
 		{"hotline number as line", func(c *Config) { c.Lines = append(c.Lines, "96596") }},
 		{"ticket number as stage", func(c *Config) { c.Stages = []string{"96596-20261129-0001"} }},
@@ -62,7 +63,7 @@ func TestSeriesStartAtZero(t *testing.T) {
 	_, reg := newTestMetrics(t)
 	cfg := testConfig()
 	lines := len(cfg.Lines) + 2 // none, other
-	units := len(cfg.Units) + 1
+	units := len(cfg.Units) + 2 // none, other
 	stages := len(DefaultStages) + 1
 	tests := []struct {
 		name   string
@@ -168,6 +169,14 @@ func TestObservations(t *testing.T) {
 			"hotline_ticket_deadlines_total", labels{"stage": "feedback", "unit": "房产部", "result": "missed"}, 1},
 		{"deadline of unknown unit and stage", func(m *Metrics) { m.DeadlineMissed("lunch", "某某公司") },
 			"hotline_ticket_deadlines_total", labels{"stage": "other", "unit": "other", "result": "missed"}, 1},
+		{"deadline of unknown stage", func(m *Metrics) { m.DeadlineMissed("lunch", "物流部") },
+			"hotline_ticket_deadlines_total", labels{"stage": "other", "unit": "物流部", "result": "missed"}, 1},
+		{"transfer deadline before a unit", func(m *Metrics) { m.DeadlineMet("transfer", "") },
+			"hotline_ticket_deadlines_total", labels{"stage": "transfer", "unit": "none", "result": "met"}, 1},
+		{"flow error of no step", func(m *Metrics) { m.FlowError("") },
+			"hotline_flow_errors_total", labels{"step": "other"}, 1},
+		{"satisfaction of unknown unit", func(m *Metrics) { m.Satisfaction("", "某某公司", Satisfied) },
+			"hotline_satisfaction_responses_total", labels{"line": "none", "unit": "other", "score": "satisfied"}, 1},
 		{"callback attempt", func(m *Metrics) { m.CallbackAttempt(telephony.ReasonNoAnswer) },
 			"hotline_callback_attempts_total", labels{"outcome": "noanswer"}, 1},
 		{"satisfaction", func(m *Metrics) { m.Satisfaction("1", "客运营销部", Dissatisfied) },

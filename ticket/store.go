@@ -409,3 +409,10 @@ func Backup(ctx context.Context, src, dst string) error {
 	}
 	return nil
 }
+
+// sqliteError is go-sqlite3's error, for telling constraint failures apart.
+type sqliteError = sqlite3.Error
+
+func isUniqueErr(e sqlite3.Error) bool {
+	return e.ExtendedCode == sqlite3.ErrConstraintUnique || e.ExtendedCode == sqlite3.ErrConstraintPrimaryKey
+}

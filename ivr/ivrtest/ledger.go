@@ -129,6 +129,22 @@ func (v View) Transfers() []Transfer { return append([]Transfer(nil), v.l.transf
 // Callbacks returns the callbacks scheduled, in order.
 func (v View) Callbacks() []Callback { return append([]Callback(nil), v.l.callbacks...) }
 
+// CallRecords returns every call record, in the order of their tickets
+// and call ids.
+func (v View) CallRecords() []CallRecord {
+	out := make([]CallRecord, 0, len(v.l.calls))
+	for _, c := range v.l.calls {
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Ticket != out[j].Ticket {
+			return out[i].Ticket < out[j].Ticket
+		}
+		return out[i].Open.CallID < out[j].Open.CallID
+	})
+	return out
+}
+
 // Tickets returns every ticket, by id.
 func (v View) Tickets() []ivr.Ticket {
 	out := make([]ivr.Ticket, 0, len(v.l.tickets))
