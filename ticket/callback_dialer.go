@@ -28,6 +28,7 @@ var ErrCallbackBusy = errors.New("callback is in progress or finished")
 type CallbackView struct {
 	Callback
 	Note         string       `db:"note" json:"note,omitempty"`
+	Score        int          `db:"score" json:"score,omitempty"` // keyed in the last attempt, 0 for none
 	TicketNumber string       `db:"ticket_number" json:"ticket_number"`
 	Satisfaction Satisfaction `db:"satisfaction" json:"satisfaction,omitempty"`
 	CreatedAt    time.Time    `db:"created_at" json:"created_at"`
@@ -35,7 +36,9 @@ type CallbackView struct {
 }
 
 const callbackViewCols = `c.id, c.ticket_id, c.kind, c.number, c.not_before, c.due_at, c.state, c.attempts,
-	c.lease_owner, c.lease_until, c.outcome, c.note, t.number AS ticket_number, t.satisfaction, c.created_at, c.updated_at`
+	c.lease_owner, c.lease_until, c.outcome, c.note,
+	COALESCE((SELECT a.score FROM callback_attempts a WHERE a.callback_id = c.id AND a.attempt = c.attempts), 0) AS score,
+	t.number AS ticket_number, t.satisfaction, c.created_at, c.updated_at`
 
 const callbackViewFrom = ` FROM callbacks c JOIN tickets t ON t.id = c.ticket_id`
 

@@ -11,9 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-	_ "github.com/mattn/go-sqlite3"
-
+	"hotline/config"
 	"hotline/ivr/callback"
 	"hotline/telephony"
 )
@@ -25,7 +23,8 @@ func callbacksCommand() command {
 func runCallbacks(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("callbacks", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	ledger := fs.String("ledger", envOr("HOTLINE_LEDGER", "var/hotline.db"), "ledger database file (env HOTLINE_LEDGER)")
+	cfgPath := fs.String("config", "", "configuration file (default $HOTLINE_CONFIG, else built-in defaults)")
+	db := fs.String("db", "", "ledger file (default: ledger.path of the configuration)")
 	asJSON := fs.Bool("json", false, "print JSON (full numbers) instead of a table (masked numbers)")
 	states := fs.String("state", "", "only these states, comma-separated: scheduled,running,done,failed,skipped,cancelled")
 	ticket := fs.Int64("ticket", 0, "only the callbacks of this ticket id")
@@ -41,15 +40,23 @@ func runCallbacks(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if filter.States, err = callback.ParseStates(*states); err != nil {
 		return err
 	}
-	if _, err := os.Stat(*ledger); err != nil {
-		return fmt.Errorf("open ledger: %w", err)
-	}
-	db, err := sqlx.Open("sqlite3", "file:"+*ledger+"?mode=ro&_busy_timeout=5000")
+	cfg, err := config.Resolve(*cfgPath)
 	if err != nil {
+		return err
+	}
+	if *db != "" {
+		cfg.Ledger.Path, cfg.File = *db, ""
+	}
+	// Listing must not create an empty ledger where none is.
+	if _, err := os.Stat(cfg.Path(cfg.Ledger.Path)); err != nil {
 		return fmt.Errorf("open ledger: %w", err)
 	}
-	defer db.Close()
-	cbs, err := callback.NewSQLStore(db).List(ctx, filter)
+	l, err := cfg.OpenLedgerAsIs(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	cbs, err := callback.NewLedgerStore(l, "cli").List(ctx, filter)
 	if err != nil {
 		return err
 	}
@@ -87,11 +94,4 @@ func printCallbacks(w io.Writer, cbs []callback.Callback) error {
 		return errors.New("write callbacks table: " + err.Error())
 	}
 	return nil
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }

@@ -9,33 +9,32 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"hotline/ivr/callback"
+	"hotline/ticket"
 )
 
 func TestCallbacksCommand(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "ledger.db")
-	db, err := sqlx.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_busy_timeout=5000")
+	l, err := ticket.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	store := callback.NewSQLStore(db)
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := callback.NewLedgerStore(l, "test")
 	now := time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)
-	for i, kind := range []callback.Kind{callback.KindSurvey, callback.KindReturn} {
-		if _, err := store.Schedule(ctx, callback.Request{TicketID: int64(i + 1), TicketNo: "96596-20261130-000" + string(rune('1'+i)),
-			Kind: kind, Number: "13812345678", Due: now.Add(72 * time.Hour)}, now); err != nil {
+	for _, kind := range []callback.Kind{callback.KindSurvey, callback.KindReturn} {
+		ref, err := l.Register(ctx, ticket.NewTicket{Channel: ticket.ChannelHotline, Caller: "13812345678", Content: "x", Actor: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.Schedule(ctx, callback.Request{TicketID: ref.TicketID, Kind: kind, Due: now.Add(72 * time.Hour)}, now); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := store.Cancel(ctx, 2, now); err != nil {
 		t.Fatal(err)
 	}
+	l.Close()
 
 	tests := []struct {
 		name    string
@@ -49,7 +48,7 @@ func TestCallbacksCommand(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			args := append([]string{"callbacks", "--ledger", path, "--json"}, tt.args...)
+			args := append([]string{"callbacks", "--db", path, "--json"}, tt.args...)
 			if code := run(ctx, args, &out, &errOut); code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut.String())
 			}
@@ -68,13 +67,13 @@ func TestCallbacksCommand(t *testing.T) {
 	}
 
 	var out, errOut bytes.Buffer
-	if code := run(ctx, []string{"callbacks", "--ledger", path}, &out, &errOut); code != 0 {
+	if code := run(ctx, []string{"callbacks", "--db", path}, &out, &errOut); code != 0 {
 		t.Fatalf("table: exit %d: %s", code, errOut.String())
 	}
 	if s := out.String(); !strings.Contains(s, "138****5678") || strings.Contains(s, "13812345678") {
 		t.Errorf("table should show masked numbers only:\n%s", s)
 	}
-	for _, bad := range [][]string{{"--state", "sleeping"}, {"--ledger", filepath.Join(t.TempDir(), "none.db")}} {
+	for _, bad := range [][]string{{"--state", "sleeping"}, {"--db", filepath.Join(t.TempDir(), "none.db")}} {
 		var out, errOut bytes.Buffer
 		if code := run(ctx, append([]string{"callbacks"}, bad...), &out, &errOut); code == 0 {
 			t.Errorf("%v: exit 0, want an error", bad)

@@ -113,7 +113,7 @@ type Request struct {
 	TicketID  int64     `json:"ticket_id"`
 	TicketNo  string    `json:"ticket_no,omitempty"`
 	Kind      Kind      `json:"kind"`
-	Number    string    `json:"number"`
+	Number    string    `json:"number,omitempty"` // the ledger dials the ticket's caller; leave it out
 	NotBefore time.Time `json:"not_before"`
 	Due       time.Time `json:"due"`
 }
@@ -125,7 +125,7 @@ func (r Request) Validate() error {
 		return errors.New("ticket_id is required")
 	case !r.Kind.Valid():
 		return errors.New("kind must be survey, return or manual")
-	case !validNumber(r.Number):
+	case r.Number != "" && !validNumber(r.Number):
 		return errors.New("number must be digits, optionally with a leading +")
 	case r.Due.IsZero():
 		return errors.New("due is required")

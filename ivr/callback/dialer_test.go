@@ -3,6 +3,7 @@ package callback
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -15,22 +16,23 @@ import (
 )
 
 type harness struct {
-	cfg     *Config
-	clock   *clock
-	store   Store
-	tickets *fakeTickets
-	engine  *telephonytest.Engine
-	dialer  *Dialer
+	newTicket func(t testing.TB, number string) int64
+	cfg       *Config
+	clock     *clock
+	store     Store
+	tickets   *fakeTickets
+	engine    *telephonytest.Engine
+	dialer    *Dialer
 }
 
 func newHarness(t *testing.T, cfg *Config, cal Calendar) *harness {
 	t.Helper()
-	return newHarnessOn(t, cfg, cal, NewMemStore())
+	return newHarnessOn(t, cfg, cal, stores[0].open(t))
 }
 
-func newHarnessOn(t *testing.T, cfg *Config, cal Calendar, store Store) *harness {
+func newHarnessOn(t *testing.T, cfg *Config, cal Calendar, st testStore) *harness {
 	t.Helper()
-	h := &harness{cfg: cfg, clock: newClock(monday10), store: store, tickets: newFakeTickets(), engine: telephonytest.NewEngine()}
+	h := &harness{cfg: cfg, clock: newClock(monday10), store: st.Store, newTicket: st.newTicket, tickets: newFakeTickets(), engine: telephonytest.NewEngine()}
 	d, err := New(cfg, Deps{Store: h.store, Tickets: h.tickets, Engine: h.engine, Calendar: cal, Now: h.clock.Now, Owner: "t"})
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +51,9 @@ func (h *harness) schedule(t *testing.T, r Request) Callback {
 	}
 	if r.Due.IsZero() {
 		r.Due = h.clock.Now().Add(72 * time.Hour)
+	}
+	if r.TicketID == 0 {
+		r.TicketID = h.newTicket(t, r.Number)
 	}
 	cb, err := h.store.Schedule(context.Background(), r, h.clock.Now())
 	if err != nil {
@@ -136,8 +141,13 @@ func TestDialerOutcomes(t *testing.T) {
 				if tt.dial != nil {
 					h.engine.DialFunc = tt.dial
 				}
-				h.tickets.skip[7] = tt.ticketSkip
-				cb := h.schedule(t, Request{TicketID: 7, Number: tt.number})
+				number := tt.number
+				if number == "" {
+					number = "13812345678"
+				}
+				tid := h.newTicket(t, number)
+				h.tickets.skip[tid] = tt.ticketSkip
+				cb := h.schedule(t, Request{TicketID: tid, Number: number})
 
 				h.round(t)
 
@@ -162,10 +172,11 @@ func TestDialerOutcomes(t *testing.T) {
 						t.Errorf("retry in %v, want %v", in, tt.wantRetryIn)
 					}
 				}
-				surveys, reopened, flagged := h.tickets.snapshot(7)
+				surveys, reopened, flagged := h.tickets.snapshot(tid)
 				if tt.wantScore != 0 {
-					if len(surveys) != 1 || surveys[0].Score != tt.wantScore || surveys[0].Recording != "fake/callback-1-1.wav" || !surveys[0].At.Equal(monday10) {
-						t.Errorf("surveys on ticket = %+v, want one scored %d with recording fake/callback-1-1.wav", surveys, tt.wantScore)
+					wantRec := fmt.Sprintf("fake/callback-%d-1.wav", cb.ID)
+					if len(surveys) != 1 || surveys[0].Score != tt.wantScore || surveys[0].Recording != wantRec || !surveys[0].At.Equal(monday10) {
+						t.Errorf("surveys on ticket = %+v, want one scored %d with recording %s", surveys, tt.wantScore, wantRec)
 					}
 				} else if len(surveys) != 0 {
 					t.Errorf("surveys on ticket = %+v, want none", surveys)

@@ -40,7 +40,8 @@ func TestStoreConcurrentClaims(t *testing.T) {
 	seed := openLedger(t, path)
 	const total = 300
 	for i := range total {
-		if _, err := seed.Schedule(ctx, Request{TicketID: int64(i + 1), Kind: KindSurvey, Number: "138", Due: monday10.Add(time.Duration(i%17) * time.Hour)}, monday10); err != nil {
+		tid := seed.newTicket(t, fmt.Sprintf("1380000%04d", i))
+		if _, err := seed.Schedule(ctx, Request{TicketID: tid, Kind: KindSurvey, Due: monday10.Add(time.Duration(i%17) * time.Hour)}, monday10); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -90,8 +91,11 @@ func TestTwoDialersOneLedger(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	seed := openLedger(t, path)
 	const total = 120
+	var ticketIDs []int64
 	for i := range total {
-		if _, err := seed.Schedule(ctx, Request{TicketID: int64(i + 1), Kind: KindSurvey, Number: fmt.Sprintf("1380000%04d", i), Due: monday10.Add(72 * time.Hour)}, monday10); err != nil {
+		tid := seed.newTicket(t, fmt.Sprintf("1380000%04d", i))
+		ticketIDs = append(ticketIDs, tid)
+		if _, err := seed.Schedule(ctx, Request{TicketID: tid, Kind: KindSurvey, Due: monday10.Add(72 * time.Hour)}, monday10); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -145,7 +149,7 @@ func TestTwoDialersOneLedger(t *testing.T) {
 	if len(log.byCB) != total {
 		t.Errorf("dialled %d callbacks, want %d", len(log.byCB), total)
 	}
-	for id := int64(1); id <= total; id++ {
+	for _, id := range ticketIDs {
 		if s, _, _ := tickets.snapshot(id); len(s) != 1 {
 			t.Errorf("ticket %d has %d surveys, want 1", id, len(s))
 		}
@@ -166,7 +170,8 @@ func TestRestartAfterKill(t *testing.T) {
 	start := time.Now()
 	const total = 20
 	for i := range total {
-		if _, err := store.Schedule(ctx, Request{TicketID: int64(i + 1), Kind: KindSurvey, Number: fmt.Sprintf("1390000%04d", i),
+		tid := store.newTicket(t, fmt.Sprintf("1390000%04d", i))
+		if _, err := store.Schedule(ctx, Request{TicketID: tid, Kind: KindSurvey,
 			Due: start.Add(72 * time.Hour), NotBefore: start.Add(-time.Minute)}, start); err != nil {
 			t.Fatal(err)
 		}
@@ -269,13 +274,13 @@ func TestRestartAfterKill(t *testing.T) {
 	if interrupted != len(running) {
 		t.Errorf("%d callbacks needed a second attempt, want the %d interrupted", interrupted, len(running))
 	}
-	attempts, err := store.Attempts(ctx, 0)
+	attempts, err := store.l.CallbackAttempts(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range attempts {
 		if a.Owner == "child" && a.Outcome != string(OutcomeInterrupted) {
-			t.Errorf("child's attempt %d/%d ended %q, want interrupted", a.CallbackID, a.N, a.Outcome)
+			t.Errorf("child's attempt %d/%d ended %q, want interrupted", a.CallbackID, a.Attempt, a.Outcome)
 		}
 	}
 }

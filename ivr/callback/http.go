@@ -159,6 +159,9 @@ func (h *Handler) schedule(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrDuplicate):
 		httpError(w, http.StatusConflict, err.Error())
 		return
+	case errors.Is(err, ErrInvalid):
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
 	case err != nil:
 		h.serverError(w, "schedule callback", err)
 		return

@@ -3,6 +3,7 @@ package callback
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -35,6 +36,9 @@ func NewMemStore() *MemStore {
 func (s *MemStore) Schedule(ctx context.Context, r Request, now time.Time) (Callback, error) {
 	if err := r.Validate(); err != nil {
 		return Callback{}, err
+	}
+	if r.Number == "" {
+		return Callback{}, fmt.Errorf("number is required: %w", ErrInvalid)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -7,35 +7,59 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-	_ "github.com/mattn/go-sqlite3"
+	"hotline/ticket"
 )
 
-// openLedger opens a fresh SQLite ledger file with the callbacks tables.
-func openLedger(t testing.TB, path string) *SQLStore {
+// ledgerFixture is a real ledger file with the Store over it.
+type ledgerFixture struct {
+	*LedgerStore
+	l *ticket.Store
+}
+
+// openLedger opens (creating when needed) the ledger at path, or in a
+// fresh file when path is "".
+func openLedger(t testing.TB, path string) *ledgerFixture {
 	t.Helper()
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "ledger.db")
 	}
-	db, err := sqlx.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on")
+	l, err := ticket.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	s := NewSQLStore(db)
-	if err := s.Migrate(context.Background()); err != nil {
+	t.Cleanup(func() { l.Close() })
+	return &ledgerFixture{LedgerStore: NewLedgerStore(l, "test"), l: l}
+}
+
+// newTicket registers a ticket of caller number and returns its id.
+func (f *ledgerFixture) newTicket(t testing.TB, number string) int64 {
+	t.Helper()
+	ref, err := f.l.Register(context.Background(), ticket.NewTicket{Channel: ticket.ChannelHotline, Caller: number, Content: "test", Actor: "test"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return ref.TicketID
+}
+
+// testStore is a Store and a way to make tickets it accepts.
+type testStore struct {
+	Store
+	newTicket func(t testing.TB, number string) int64
 }
 
 // stores gives each conformance test a fresh store of every kind.
 var stores = []struct {
 	name string
-	open func(t testing.TB) Store
+	open func(t testing.TB) testStore
 }{
-	{"memory", func(testing.TB) Store { return NewMemStore() }},
-	{"sqlite", func(t testing.TB) Store { return openLedger(t, "") }},
+	{"memory", func(testing.TB) testStore {
+		var n int64
+		return testStore{Store: NewMemStore(), newTicket: func(testing.TB, string) int64 { n++; return n }}
+	}},
+	{"ledger", func(t testing.TB) testStore {
+		f := openLedger(t, "")
+		return testStore{Store: f, newTicket: f.newTicket}
+	}},
 }
 
 func TestStoreClaimAndFinish(t *testing.T) {
@@ -44,6 +68,7 @@ func TestStoreClaimAndFinish(t *testing.T) {
 	for _, st := range stores {
 		t.Run(st.name, func(t *testing.T) {
 			s := st.open(t)
+			tk := func(n string) int64 { return s.newTicket(t, n) }
 			sched := func(r Request) Callback {
 				t.Helper()
 				cb, err := s.Schedule(ctx, r, now)
@@ -52,14 +77,15 @@ func TestStoreClaimAndFinish(t *testing.T) {
 				}
 				return cb
 			}
-			c1 := sched(Request{TicketID: 1, Kind: KindSurvey, Number: "111", Due: now.Add(3 * time.Hour)})
-			c2 := sched(Request{TicketID: 2, Kind: KindReturn, Number: "222", Due: now.Add(time.Hour)})
-			c3 := sched(Request{TicketID: 3, Kind: KindSurvey, Number: "333", Due: now.Add(2 * time.Hour), NotBefore: now.Add(time.Minute)})
-			c4 := sched(Request{TicketID: 4, Kind: KindManual, Number: "444", Due: now.Add(50 * time.Hour)})
-			if _, err := s.Schedule(ctx, Request{TicketID: 1, Kind: KindSurvey, Number: "111", Due: now.Add(time.Hour)}, now); !errors.Is(err, ErrDuplicate) {
+			t1, t2, t3, t4 := tk("13800000001"), tk("13800000002"), tk("13800000003"), tk("13800000004")
+			c1 := sched(Request{TicketID: t1, Kind: KindSurvey, Number: "13800000001", Due: now.Add(3 * time.Hour)})
+			c2 := sched(Request{TicketID: t2, Kind: KindReturn, Number: "13800000002", Due: now.Add(time.Hour)})
+			c3 := sched(Request{TicketID: t3, Kind: KindSurvey, Number: "13800000003", Due: now.Add(2 * time.Hour), NotBefore: now.Add(time.Minute)})
+			c4 := sched(Request{TicketID: t4, Kind: KindManual, Number: "13800000004", Due: now.Add(50 * time.Hour)})
+			if _, err := s.Schedule(ctx, Request{TicketID: t1, Kind: KindSurvey, Number: "13800000001", Due: now.Add(time.Hour)}, now); !errors.Is(err, ErrDuplicate) {
 				t.Errorf("second survey: err = %v, want ErrDuplicate", err)
 			}
-			if _, err := s.Schedule(ctx, Request{TicketID: 1, Kind: "bogus", Number: "111", Due: now}, now); err == nil {
+			if _, err := s.Schedule(ctx, Request{TicketID: t1, Kind: "bogus", Number: "13800000001", Due: now}, now); err == nil {
 				t.Error("bad kind accepted")
 			}
 
@@ -136,12 +162,12 @@ func TestStoreClaimAndFinish(t *testing.T) {
 			if err != nil || len(list) != 2 {
 				t.Errorf("running = %+v, %v; want 2", list, err)
 			}
-			list, err = s.List(ctx, Filter{Ticket: 4})
+			list, err = s.List(ctx, Filter{Ticket: t4})
 			if err != nil || len(list) != 1 || list[0].State != StateCancelled {
 				t.Errorf("ticket 4 = %+v, %v; want one cancelled", list, err)
 			}
 			// A cancelled survey does not block a new one.
-			if _, err := s.Schedule(ctx, Request{TicketID: 4, Kind: KindSurvey, Number: "444", Due: now.Add(time.Hour)}, now); err != nil {
+			if _, err := s.Schedule(ctx, Request{TicketID: t4, Kind: KindSurvey, Number: "13800000004", Due: now.Add(time.Hour)}, now); err != nil {
 				t.Errorf("survey after a cancelled manual callback: %v", err)
 			}
 		})

@@ -15,12 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-	_ "github.com/mattn/go-sqlite3"
-
 	"hotline/ivr/callback"
 	"hotline/telephony"
 	"hotline/telephony/sip"
+	"hotline/ticket"
 )
 
 // The callers' numbers tell the phone how to behave.
@@ -144,18 +142,35 @@ func (t *tickets) CallbackFailed(ctx context.Context, id int64, note string, at 
 	return nil
 }
 
-func openLedger(t *testing.T) *callback.SQLStore {
+// ledger is a real ledger file with the callback store over it.
+type ledger struct {
+	*callback.LedgerStore
+	l *ticket.Store
+}
+
+func openLedger(t *testing.T) *ledger {
 	t.Helper()
-	db, err := sqlx.Open("sqlite3", "file:"+filepath.Join(t.TempDir(), "ledger.db")+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000")
+	l, err := ticket.Open(context.Background(), filepath.Join(t.TempDir(), "ledger.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	s := callback.NewSQLStore(db)
-	if err := s.Migrate(context.Background()); err != nil {
+	t.Cleanup(func() { l.Close() })
+	return &ledger{LedgerStore: callback.NewLedgerStore(l, "test"), l: l}
+}
+
+// survey registers a ticket of caller and schedules its survey.
+func (l *ledger) survey(t *testing.T, caller string, now time.Time) callback.Callback {
+	t.Helper()
+	ctx := context.Background()
+	ref, err := l.l.Register(ctx, ticket.NewTicket{Channel: ticket.ChannelHotline, Caller: caller, Content: "test", Actor: "test"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	cb, err := l.Schedule(ctx, callback.Request{TicketID: ref.TicketID, Kind: callback.KindSurvey, Due: now.Add(72 * time.Hour)}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cb
 }
 
 func TestCallbacksOverSIP(t *testing.T) {
@@ -206,14 +221,9 @@ func TestCallbacksOverSIP(t *testing.T) {
 		{number: numNoAnswer, wantState: callback.StateScheduled, wantOutcome: callback.OutcomeNoAnswer, wantRetryIn: 4 * time.Hour},
 		{number: numUnreachable, wantState: callback.StateFailed, wantOutcome: callback.OutcomeUnreachable},
 	}
-	ids := map[string]int64{}
-	for i, c := range cases {
-		cb, err := store.Schedule(ctx, callback.Request{TicketID: int64(i + 1), Kind: callback.KindSurvey, Number: c.number,
-			Due: now.Add(72 * time.Hour)}, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids[c.number] = cb.ID
+	scheduled := map[string]callback.Callback{}
+	for _, c := range cases {
+		scheduled[c.number] = store.survey(t, c.number, now)
 	}
 
 	// One round places every callback at once, each on its own SIP dialog.
@@ -226,9 +236,9 @@ func TestCallbacksOverSIP(t *testing.T) {
 	}
 	d.Wait()
 
-	for i, c := range cases {
+	for _, c := range cases {
 		t.Run(c.number, func(t *testing.T) {
-			got, err := store.Get(ctx, ids[c.number])
+			got, err := store.Get(ctx, scheduled[c.number].ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -241,10 +251,10 @@ func TestCallbacksOverSIP(t *testing.T) {
 					t.Errorf("retry in %v, want %v", in, c.wantRetryIn)
 				}
 			}
-			ticket := int64(i + 1)
+			tid := scheduled[c.number].TicketID
 			tk.mu.Lock()
-			s, surveyed := tk.surveys[ticket]
-			_, flagged := tk.failed[ticket]
+			s, surveyed := tk.surveys[tid]
+			_, flagged := tk.failed[tid]
 			tk.mu.Unlock()
 			if c.wantScore != 0 {
 				if !surveyed || s.Score != c.wantScore {

@@ -92,10 +92,7 @@ func TestLoadSIPp(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	for i := range total {
-		if _, err := store.Schedule(ctx, callback.Request{TicketID: int64(i + 1), Kind: callback.KindSurvey,
-			Number: fmt.Sprintf("1380%07d", i), Due: now.Add(72 * time.Hour)}, now); err != nil {
-			t.Fatal(err)
-		}
+		store.survey(t, fmt.Sprintf("1380%07d", i), now)
 	}
 	var finished atomic.Int64
 	outcomes := map[callback.Outcome]int{}

@@ -246,10 +246,7 @@ func TestCallbacksAgainstSIPp(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cb, err := store.Schedule(ctx, callback.Request{TicketID: 1, Kind: callback.KindSurvey, Number: "13812345678", Due: now.Add(72 * time.Hour)}, now)
-			if err != nil {
-				t.Fatal(err)
-			}
+			cb := store.survey(t, "13812345678", now)
 			if n, err := d.Tick(ctx); err != nil || n != 1 {
 				t.Fatalf("tick: %d, %v", n, err)
 			}
@@ -265,8 +262,8 @@ func TestCallbacksAgainstSIPp(t *testing.T) {
 				t.Errorf("outcome, state, score = %s, %s, %d; want %s, %s, %d (note %q)", got.Outcome, got.State, got.Score,
 					tt.wantOutcome, tt.wantState, tt.wantScore, got.Note)
 			}
-			if tt.wantScore != 0 && !strings.HasSuffix(tk.surveys[1].Recording, ".wav") {
-				t.Errorf("survey recording = %q, want a WAV file", tk.surveys[1].Recording)
+			if tt.wantScore != 0 && !strings.HasSuffix(tk.surveys[cb.TicketID].Recording, ".wav") {
+				t.Errorf("survey recording = %q, want a WAV file", tk.surveys[cb.TicketID].Recording)
 			}
 		})
 	}
