@@ -145,7 +145,7 @@ func build(t *testing.T, cfg console.Config, real bool) *harness {
 	h := &harness{bus: ivr.NewBus(), store: store}
 	var ledger console.Ledger
 	if real {
-		ledger = ticketledger.New(store, nil)
+		ledger = ticketledger.New(store, ticketledger.Reports{}, nil)
 		var calls atomic.Int64
 		h.open = func(caller, line string) ivr.Ticket {
 			callID := fmt.Sprintf("call-%d", calls.Add(1))
