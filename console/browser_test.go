@@ -184,7 +184,7 @@ func TestBrowserTicketJourney(t *testing.T) {
 		chromedp.WaitVisible("#transfer"),
 		chromedp.SetValue("#transfer-unit", "keyun"),
 		chromedp.Click("#transfer"),
-		chromedp.WaitVisible(`#transfer-result[data-state="ok"]`),
+		chromedp.WaitVisible(`#transfer-result[data-state="connected"]`),
 	)
 
 	unit := newTab(t)
