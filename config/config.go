@@ -34,6 +34,7 @@ import (
 	"hotline/config/field"
 	"hotline/ticket"
 	"hotline/ticket/calendar"
+	"hotline/ticket/report"
 )
 
 // EnvFile is the environment variable that names the configuration file
@@ -49,7 +50,7 @@ type Config struct {
 	Lines     []ticket.Line    `yaml:"lines"`
 	Units     []ticket.Unit    `yaml:"units"`
 	Repeat    Repeat           `yaml:"repeat"`
-	Report    Report           `yaml:"report"`
+	Report    report.Rules     `yaml:"report"`
 
 	// File is where the configuration was read from ("" for the
 	// defaults); relative paths in it are relative to its directory.
@@ -77,33 +78,6 @@ type Repeat struct {
 	Window time.Duration `yaml:"window"`
 }
 
-// Report holds the monthly report's per-unit assessment rules (考核,
-// 第十五条): every unit starts from Base points each month and loses the
-// given points per event.
-type Report struct {
-	Base            float64 `yaml:"base"`              // default 100
-	PerComplaint    float64 `yaml:"per_complaint"`     // per complaint against the unit; default 1
-	PerLateFeedback float64 `yaml:"per_late_feedback"` // per reply later than the feedback deadline; default 2
-	PerDissatisfied float64 `yaml:"per_dissatisfied"`  // per dissatisfied callback; default 3
-	PerReturned     float64 `yaml:"per_returned"`      // per ticket the unit returned (退单); default 0.5
-	PerReopened     float64 `yaml:"per_reopened"`      // per reopened ticket (重办); default 2
-}
-
-// Validate checks the assessment rules.
-func (r Report) Validate() error {
-	var errs []*field.Error
-	for _, f := range []struct {
-		name string
-		v    float64
-	}{{"base", r.Base}, {"per_complaint", r.PerComplaint}, {"per_late_feedback", r.PerLateFeedback},
-		{"per_dissatisfied", r.PerDissatisfied}, {"per_returned", r.PerReturned}, {"per_reopened", r.PerReopened}} {
-		if f.v < 0 {
-			errs = append(errs, field.Errorf(f.name, "points cannot be negative"))
-		}
-	}
-	return field.Join(errs)
-}
-
 // Default is the configuration the service runs on without a file: the
 // business lines of DESIGN §2, one unit per line (example numbers), no
 // holidays.
@@ -129,7 +103,7 @@ func Default() *Config {
 			{ID: "automotive", Name: "汽车事业部", Department: "汽车事业部", Line: "automotive", Phone: "sip:automotive@127.0.0.1:5070"},
 		},
 		Repeat: Repeat{Window: ticket.DefaultRepeatWindow},
-		Report: Report{Base: 100, PerComplaint: 1, PerLateFeedback: 2, PerDissatisfied: 3, PerReturned: 0.5, PerReopened: 2},
+		Report: report.DefaultRules(),
 	}
 }
 

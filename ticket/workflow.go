@@ -146,7 +146,9 @@ func (s *Store) Apply(ctx context.Context, ticketID int64, c Change) (Ticket, er
 		if n, err := res.RowsAffected(); err != nil || n != 1 {
 			return fmt.Errorf("ticket %s: %w", t.Number, ErrConflict)
 		}
-		ev := Event{TicketID: t.ID, Kind: string(c.Action), Actor: c.Actor, UnitID: c.Unit, Note: note}
+		// The event names the unit concerned: the one transferred to, or
+		// the one holding the ticket (the returning unit for a return).
+		ev := Event{TicketID: t.ID, Kind: string(c.Action), Actor: c.Actor, UnitID: firstNonEmpty(c.Unit, t.UnitID), Note: note}
 		if to != "" {
 			ev.From, ev.To = t.Status, next.Status
 		}

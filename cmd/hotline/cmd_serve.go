@@ -15,10 +15,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"hotline/config"
+	"hotline/console"
+	"hotline/console/ticketledger"
 	"hotline/ivr"
 	"hotline/metrics"
 	"hotline/telephony/sip"
 	"hotline/ticket"
+	"hotline/ticket/report"
 	"hotline/web"
 )
 
@@ -57,6 +60,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		recordings = fs.String("recordings", "var/recordings", "directory the recordings are written to")
 		httpAddr   = fs.String("http", "", "HTTP listen address (default: http.listen of the configuration)")
 		ariURL     = fs.String("ari", "", "Asterisk ARI URL; empty runs the embedded SIP engine")
+		grafana    = fs.String("grafana", "", "Grafana dashboard URL linked from the supervisors' pages")
+		tlsProxy   = fs.Bool("secure-cookies", false, "mark cookies Secure (the console is served behind TLS)")
 		logLevel   = fs.String("log", "info", "log level: debug, info, warn, error")
 	)
 	fs.Var(&agents, "agent", "an agent who may log in, as id=dial (repeatable)")
@@ -111,9 +116,24 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
+	// The console serves its pages and, behind its sessions and role
+	// checks, the hotline API (/api/...).
+	con, err := console.New(console.Config{SecureCookies: *tlsProxy, MaskCaller: true, GrafanaURL: *grafana}, console.Deps{
+		Ledger: ticketledger.New(store, ticketledger.Reports{
+			Directory: report.Directory{Lines: cfg.Lines, Units: cfg.Units},
+			Rules:     cfg.Report,
+		}, nil),
+		Users:  ticketledger.NewUsers(store),
+		Events: svc.Bus(),
+		API:    web.New(svc, svc.Bus(), logger),
+		Log:    logger,
+	})
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/", web.New(svc, svc.Bus(), logger))
 	mux.Handle("/metrics", metrics.Handler(reg, logger))
+	mux.Handle("/", con)
 	ln, err := net.Listen("tcp", *httpAddr)
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
@@ -124,9 +144,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	srv := &http.Server{Handler: mux, BaseContext: func(net.Listener) context.Context { return reqCtx },
 		ReadHeaderTimeout: 10 * time.Second}
 
-	fmt.Fprintf(stdout, "hotline: SIP on %s, HTTP on %s\n", engine.Addr("udp"), ln.Addr())
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
+	consoleDone := con.Start(runCtx)
+	fmt.Fprintf(stdout, "hotline: SIP on %s, HTTP on %s\n", engine.Addr("udp"), ln.Addr())
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- engine.Serve(runCtx, svc) }()
 	httpDone := make(chan error, 1)
@@ -156,6 +177,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			runErr = fmt.Errorf("SIP engine: %w", err)
 		}
 	}
+	<-consoleDone
 	svc.Wait()
 	return runErr
 }

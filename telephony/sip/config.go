@@ -53,6 +53,12 @@ type Config struct {
 	// RecordingDir receives recordings as <name>.wav. Default "recordings".
 	RecordingDir string `yaml:"recording_dir"`
 
+	// BridgeDTMF passes the digits one party of a bridge presses on to the
+	// other as RFC 4733. Off by default: an agent's transfer code is for
+	// the service, not the caller's ear. Either way the digits reach the
+	// pressing call's Digits.
+	BridgeDTMF bool `yaml:"bridge_dtmf"`
+
 	// RingTimeout is how long an outbound call may ring when the request
 	// gives none. Default 30s.
 	RingTimeout time.Duration `yaml:"ring_timeout"`

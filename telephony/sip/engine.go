@@ -90,6 +90,8 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Engine, error) {
 			return nil, err
 		}
 		prompts = p
+	} else {
+		logger.Warn("prompt directory missing: no prompts to play", "dir", cfg.PromptDir)
 	}
 	if err := os.MkdirAll(cfg.RecordingDir, 0o750); err != nil {
 		return nil, fmt.Errorf("recording directory: %w", err)
@@ -522,8 +524,10 @@ func (e *Engine) onInfo(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		respond(sipmsg.StatusUnsupportedMediaType, "Unsupported Media Type")
 		return
 	}
-	respond(sipmsg.StatusOK, "OK")
+	// Deliver before answering: the sender's next INFO waits for this 200,
+	// so digits keep their order.
 	c.deliver(d)
+	respond(sipmsg.StatusOK, "OK")
 }
 
 // inboundInfo builds the call info from the INVITE: caller from

@@ -81,7 +81,7 @@ func TestDialOutcomes(t *testing.T) {
 
 // TestBridge: a caller and an agent bridged by the service hear each
 // other, the bridge recording holds both, digits pressed by the agent
-// still reach the agent's leg, and when the caller hangs up the agent leg
+// still reach the agent's leg (and, with bridge_dtmf, the caller), and when the caller hangs up the agent leg
 // ends too.
 func TestBridge(t *testing.T) {
 	checkGoroutines(t)
@@ -131,7 +131,7 @@ func TestBridge(t *testing.T) {
 		}
 		r.rec, _ = rec.Stop(ctx)
 		_ = b.Close(ctx)
-	}), nil, nil)
+	}), nil, func(c *Config) { c.BridgeDTMF = true })
 	caller := startEngine(t, nil, map[string][]int16{"caller": tone(1000, 4*time.Second)}, nil)
 
 	ctx := within(t, 20*time.Second)
@@ -142,6 +142,12 @@ func TestBridge(t *testing.T) {
 	heard, _ := call.Record(ctx, "caller-heard")
 	_, _ = call.Play(ctx, "caller")
 	time.Sleep(2500 * time.Millisecond) // the conversation
+	callerDigits := ""
+	select {
+	case d := <-call.Digits():
+		callerDigits = string(d)
+	default:
+	}
 	_ = call.Hangup(ctx, telephony.ReasonNormal)
 	got, _ := heard.Stop(ctx)
 	r := recv(t, out, 10*time.Second, "service result")
@@ -150,6 +156,9 @@ func TestBridge(t *testing.T) {
 	}
 	if r.agentDigits != "9" {
 		t.Errorf("agent's digits %q, want 9", r.agentDigits)
+	}
+	if callerDigits != "9" {
+		t.Errorf("caller got %q passed through the bridge, want 9 (bridge_dtmf on)", callerDigits)
 	}
 	if f := dominant(channel(t, got.Path, chanCaller), 600, 1000); f != 600 {
 		t.Errorf("caller heard mostly %v Hz, want the agent's 600", f)

@@ -72,6 +72,9 @@ CREATE TABLE ticket_events (
     note        TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX ticket_events_ticket ON ticket_events (ticket_id, id);
+-- Returns (退单) per unit and month, for the assessment; only return events
+-- enter this index.
+CREATE INDEX ticket_events_returns ON ticket_events (at, unit_id) WHERE kind = 'return';
 
 -- +goose StatementBegin
 CREATE TRIGGER ticket_events_no_update BEFORE UPDATE ON ticket_events
