@@ -94,3 +94,62 @@ func TestSIPpDigits(t *testing.T) {
 		})
 	}
 }
+
+// TestDialSIPp: the service's outbound calls against SIPp as the unit's
+// phone: it answers (ringing first), or it is busy.
+func TestDialSIPp(t *testing.T) {
+	tests := []struct {
+		scenario string
+		want     telephony.Reason
+	}{
+		{"uas_answer.xml", telephony.ReasonNormal},
+		{"uas_busy.xml", telephony.ReasonBusy},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			sipp, err := exec.LookPath("sipp")
+			if err != nil {
+				t.Skip("sipp not installed (tests/setup.sh installs it)")
+			}
+			checkGoroutines(t)
+			svc := startEngine(t, nil, map[string][]int16{"hello": tone(440, 300*time.Millisecond)}, nil)
+			ctx := within(t, 20*time.Second)
+			port := freeUDPPort(t)
+			cmd := exec.CommandContext(ctx, sipp, "-sf", scenario(t, tt.scenario), "-m", "1", "-i", "127.0.0.1",
+				"-p", strconv.Itoa(port), "-mp", strconv.Itoa(freeUDPPort(t)), "-timeout", "15s", "-timeout_error", "-nostdin")
+			cmd.Dir = t.TempDir()
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			to := "sip:unit@127.0.0.1:" + strconv.Itoa(port)
+			// SIPp needs a moment to bind; a dial before that is refused, so retry.
+			var call telephony.Call
+			for attempt := 0; ; attempt++ {
+				call, err = svc.Dial(ctx, telephony.DialRequest{To: to, CallerID: "96596", RingTimeout: 5 * time.Second})
+				if telephony.ReasonOf(err) != telephony.ReasonTimeout || attempt == 3 {
+					break
+				}
+			}
+			if got := telephony.ReasonOf(err); got != tt.want {
+				t.Fatalf("dial: %v (reason %s), want %s", err, got, tt.want)
+			}
+			if call != nil {
+				pb, err := call.Play(ctx, "hello")
+				if err != nil {
+					t.Fatal(err)
+				}
+				<-pb.Done()
+				if err := call.Hangup(ctx, telephony.ReasonNormal); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := <-done; err != nil {
+				t.Fatalf("sipp: %v\n%s", err, out.String())
+			}
+		})
+	}
+}
