@@ -153,3 +153,52 @@ func TestDialSIPp(t *testing.T) {
 		})
 	}
 }
+
+// TestSIPpBridgeTranscodes: a PCMA caller (SIPp, 30 ms packets) bridged to
+// a PCMU agent is heard by the agent, and the agent's leg ends when the
+// caller hangs up.
+func TestSIPpBridgeTranscodes(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("playing RTP captures needs root")
+	}
+	checkGoroutines(t)
+	agentRec := make(chan string, 1)
+	agent := startEngine(t, telephony.HandlerFunc(func(ctx context.Context, c telephony.Call) {
+		if c.Answer(ctx) != nil {
+			return
+		}
+		rec, err := c.Record(ctx, "agent")
+		if err != nil {
+			return
+		}
+		<-c.Done()
+		res, _ := rec.Stop(ctx)
+		agentRec <- res.Path
+	}), nil, func(c *Config) { c.Numbers = []string{"agent"} })
+	var svc *testEngine
+	svc = startEngine(t, telephony.HandlerFunc(func(ctx context.Context, c telephony.Call) {
+		if c.Answer(ctx) != nil {
+			return
+		}
+		a, err := svc.Dial(ctx, telephony.DialRequest{To: agent.uri("agent")})
+		if err != nil {
+			return
+		}
+		b, _ := svc.NewBridge(ctx)
+		_ = b.Add(ctx, c)
+		_ = b.Add(ctx, a)
+		<-c.Done()
+		<-a.Done()
+	}), nil, nil)
+	runSIPp(t, within(t, 20*time.Second), svc.Addr("udp"), "talk_pcma.xml")
+	path := recv(t, agentRec, 10*time.Second, "agent recording")
+	heard := channel(t, path, chanCaller)
+	var energy float64
+	for _, s := range heard {
+		energy += float64(s) * float64(s)
+	}
+	t.Logf("agent heard %d samples, mean power %.0f", len(heard), energy/float64(max(len(heard), 1)))
+	if len(heard) == 0 || energy/float64(len(heard)) < 1e4 {
+		t.Errorf("agent heard %d samples of mean power %.0f: the caller's speech did not come through", len(heard), energy/float64(max(len(heard), 1)))
+	}
+}
