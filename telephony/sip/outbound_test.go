@@ -91,7 +91,6 @@ func TestBridge(t *testing.T) {
 		err         error
 	}
 	out := make(chan legs, 1)
-	var svc *testEngine
 	agent := startEngine(t, telephony.HandlerFunc(func(ctx context.Context, c telephony.Call) {
 		if err := c.Answer(ctx); err != nil {
 			return
@@ -103,17 +102,18 @@ func TestBridge(t *testing.T) {
 		_ = c.SendDigits(ctx, "9")
 		<-ctx.Done()
 	}), map[string][]int16{"agent": tone(600, 4*time.Second)}, func(c *Config) { c.Numbers = []string{"agent"} })
-	svc = startEngine(t, telephony.HandlerFunc(func(ctx context.Context, c telephony.Call) {
+	svc := startEngine(t, telephony.HandlerFunc(func(ctx context.Context, c telephony.Call) {
 		var r legs
 		defer func() { out <- r }()
 		if r.err = c.Answer(ctx); r.err != nil {
 			return
 		}
-		a, err := svc.Dial(ctx, telephony.DialRequest{To: agent.uri("agent"), CallerID: c.Info().Caller})
+		svcEng := c.(*Call).e // the engine serving this call
+		a, err := svcEng.Dial(ctx, telephony.DialRequest{To: agent.uri("agent"), CallerID: c.Info().Caller})
 		if r.err = err; err != nil {
 			return
 		}
-		b, _ := svc.NewBridge(ctx)
+		b, _ := svcEng.NewBridge(ctx)
 		rec, _ := b.Record(ctx, "bridge")
 		if r.err = errors.Join(b.Add(ctx, c), b.Add(ctx, a)); r.err != nil {
 			return

@@ -175,16 +175,16 @@ func TestSIPpBridgeTranscodes(t *testing.T) {
 		res, _ := rec.Stop(ctx)
 		agentRec <- res.Path
 	}), nil, func(c *Config) { c.Numbers = []string{"agent"} })
-	var svc *testEngine
-	svc = startEngine(t, telephony.HandlerFunc(func(ctx context.Context, c telephony.Call) {
+	svc := startEngine(t, telephony.HandlerFunc(func(ctx context.Context, c telephony.Call) {
 		if c.Answer(ctx) != nil {
 			return
 		}
-		a, err := svc.Dial(ctx, telephony.DialRequest{To: agent.uri("agent")})
+		svcEng := c.(*Call).e // the engine serving this call
+		a, err := svcEng.Dial(ctx, telephony.DialRequest{To: agent.uri("agent")})
 		if err != nil {
 			return
 		}
-		b, _ := svc.NewBridge(ctx)
+		b, _ := svcEng.NewBridge(ctx)
 		_ = b.Add(ctx, c)
 		_ = b.Add(ctx, a)
 		<-c.Done()
