@@ -166,7 +166,9 @@ func (e *Engine) watchMedia() {
 // listen binds the sockets and builds the SIP stack on them.
 func (e *Engine) listen() error {
 	var err error
-	e.ua, err = sipgo.NewUA(sipgo.WithUserAgent("hotline"))
+	e.ua, err = sipgo.NewUA(sipgo.WithUserAgent("hotline"),
+		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerLogger(e.log.With("layer", "transport"))),
+		sipgo.WithUserAgentTransactionLayerOptions(sipmsg.WithTransactionLayerLogger(e.log.With("layer", "transaction"))))
 	if err != nil {
 		return fmt.Errorf("sip user agent: %w", err)
 	}
