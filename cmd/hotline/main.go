@@ -20,7 +20,14 @@ type command struct {
 // commands lists the subcommands; each lives in its own cmd_*.go file.
 func commands() map[string]command {
 	return map[string]command{
-		"dial": dialCommand(),
+		"backup":    backupCommand(),
+		"callbacks": callbacksCommand(),
+		"dial":      dialCommand(),
+		"migrate":   migrateCommand(),
+		"qrcode":    qrcodeCommand(),
+		"report":    reportCommand(),
+		"tickets":   ticketsCommand(),
+		"users":     usersCommand(),
 	}
 }
 

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"hotline/config"
+	"hotline/ticket"
+)
+
+func migrateCommand() command {
+	return command{
+		summary: "create or bring the ledger's schema up to date",
+		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+			fs.SetOutput(stderr)
+			cfgPath := fs.String("config", "", "configuration file (default $HOTLINE_CONFIG, else built-in defaults)")
+			db := fs.String("db", "", "ledger file (default: ledger.path of the configuration)")
+			if err := fs.Parse(args); err != nil {
+				return err
+			}
+			path := *db
+			if path == "" {
+				cfg, err := config.Resolve(*cfgPath)
+				if err != nil {
+					return err
+				}
+				path = cfg.Path(cfg.Ledger.Path)
+			}
+			applied, err := ticket.Migrate(ctx, path)
+			if err != nil {
+				return err
+			}
+			if len(applied) == 0 {
+				fmt.Fprintf(stdout, "%s: schema is current\n", path)
+				return nil
+			}
+			fmt.Fprintf(stdout, "%s: applied migrations %v\n", path, applied)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,431 @@
+package ticket
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	sqlite3 "github.com/mattn/go-sqlite3"
+	"github.com/pressly/goose/v3"
+
+	"hotline/ticket/calendar"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Errors callers tell apart.
+var (
+	// ErrNotFound: no such ticket, call, user or callback.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the ticket changed since the caller read it (optimistic
+	// version check); read it again and decide anew.
+	ErrConflict = errors.New("ticket changed meanwhile")
+	// ErrUnknownUnit: the unit is not in the directory.
+	ErrUnknownUnit = errors.New("unknown unit")
+	// ErrUnknownUser: the user does not exist.
+	ErrUnknownUser = errors.New("unknown user")
+	// ErrNotAttested: a unit reply must attest that no money was paid for
+	// satisfaction (第八条).
+	ErrNotAttested = errors.New("reply does not attest that no money was paid for satisfaction")
+	// ErrInvalid: a value outside its allowed set (kind, satisfaction ...).
+	ErrInvalid = errors.New("invalid value")
+	// ErrLeaseLost: the callback is not (or no longer) claimed by this owner.
+	ErrLeaseLost = errors.New("callback lease not held")
+)
+
+// Store is the complaint ledger. It is safe for concurrent use: writes go
+// through one connection (SQLite has one writer), reads through a pool.
+type Store struct {
+	w, r      *sqlx.DB
+	path      string
+	now       func() time.Time
+	cal       *calendar.Calendar
+	deadlines Deadlines
+	window    time.Duration
+	log       *slog.Logger
+
+	st *prepared
+	// opens carries OpenForCall requests to the one goroutine that writes
+	// them, several to a transaction (group commit).
+	opens  chan openReq
+	quit   chan struct{}
+	closed sync.WaitGroup
+
+	ck         *sql.DB // the checkpointing connection
+	checkpoint chan struct{}
+	writes     atomic.Int64
+}
+
+// prepared holds the statements of the hot path (opening a ticket for a
+// call), prepared once on the writer connection.
+type prepared struct {
+	findCall, getNumber, putNumber, insTicket, insEvent, insDeadline, insDeadlines2, insCall *sqlx.Stmt
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	s.st = &prepared{}
+	for _, p := range []struct {
+		dst **sqlx.Stmt
+		q   string
+	}{
+		{&s.st.findCall, `SELECT t.id, t.number FROM calls c JOIN tickets t ON t.id = c.ticket_id WHERE c.call_id = ?`},
+		{&s.st.getNumber, `SELECT last FROM ticket_numbers WHERE day = ?`},
+		{&s.st.putNumber, `INSERT INTO ticket_numbers (day, last) VALUES (?1, ?2) ON CONFLICT (day) DO UPDATE SET last = max(last, ?2)`},
+		{&s.st.insTicket, `INSERT INTO tickets (number, channel, kind, status, caller, caller_name, line, content, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&s.st.insEvent, `INSERT INTO ticket_events (ticket_id, at, kind, actor, from_status, to_status, unit_id, note)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&s.st.insDeadline, `INSERT INTO deadlines (ticket_id, stage, unit_id, started_at, due_at) VALUES (?, ?, ?, ?, ?)`},
+		{&s.st.insDeadlines2, `INSERT INTO deadlines (ticket_id, stage, unit_id, started_at, due_at) VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)`},
+		{&s.st.insCall, `INSERT INTO calls (call_id, ticket_id, direction, caller, caller_name, dialled, started_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`},
+	} {
+		st, err := s.w.PreparexContext(ctx, p.q)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		*p.dst = st
+	}
+	return nil
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock sets the clock (default time.Now).
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithCalendar sets the working calendar (default calendar.DefaultConfig).
+func WithCalendar(c *calendar.Calendar) Option { return func(s *Store) { s.cal = c } }
+
+// WithDeadlines sets the deadline rules (default DefaultDeadlines).
+func WithDeadlines(d Deadlines) Option { return func(s *Store) { s.deadlines = d } }
+
+// WithRepeatWindow sets the 并单 window: a contact about the same line from
+// the same number within this time of an earlier open ticket joins that
+// ticket. Zero disables merging. Default DefaultRepeatWindow.
+func WithRepeatWindow(d time.Duration) Option { return func(s *Store) { s.window = d } }
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+
+// DefaultRepeatWindow is the default 并单 window.
+const DefaultRepeatWindow = 72 * time.Hour
+
+// Open opens (creating if needed) the ledger at path and brings its schema
+// up to date.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	s := &Store{path: path, now: time.Now, deadlines: DefaultDeadlines(), window: DefaultRepeatWindow,
+		log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.cal == nil {
+		cal, err := calendar.New(calendar.DefaultConfig())
+		if err != nil {
+			return nil, fmt.Errorf("default calendar: %w", err)
+		}
+		s.cal = cal
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("open ledger: %w", err)
+		}
+	}
+	// The writer never checkpoints itself: a checkpoint copies the WAL
+	// into the database and syncs, and would stall the opening of tickets.
+	// A goroutine on its own connection does it instead.
+	w := sqlx.NewDb(sql.OpenDB(connector{dsn: dsn(path, false), hook: func(c *sqlite3.SQLiteConn) error {
+		_, err := c.Exec("PRAGMA wal_autocheckpoint = 0", nil)
+		return err
+	}}), "sqlite3")
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if _, err := migrate(ctx, w.DB); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+	}
+	// Readers sort and group in memory (the monthly report groups a
+	// month of tickets) rather than in temporary files.
+	r := sqlx.NewDb(sql.OpenDB(connector{dsn: dsn(path, true), hook: func(c *sqlite3.SQLiteConn) error {
+		_, err := c.Exec("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768", nil)
+		return err
+	}}), "sqlite3")
+	r.SetMaxOpenConns(4)
+	r.SetMaxIdleConns(4)
+	s.w, s.r = w, r
+	if err := s.prepare(ctx); err != nil {
+		s.w.Close()
+		s.r.Close()
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+	}
+	ck, err := sql.Open("sqlite3", dsn(path, false))
+	if err != nil {
+		s.w.Close()
+		s.r.Close()
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+	}
+	ck.SetMaxOpenConns(1)
+	s.ck = ck
+	s.opens, s.quit, s.checkpoint = make(chan openReq), make(chan struct{}), make(chan struct{}, 1)
+	s.closed.Add(2)
+	go s.openLoop()
+	go s.checkpointLoop()
+	return s, nil
+}
+
+// connector opens SQLite connections with a hook run on each, without
+// registering a driver globally.
+type connector struct {
+	dsn  string
+	hook func(*sqlite3.SQLiteConn) error
+}
+
+func (c connector) Connect(context.Context) (driver.Conn, error) {
+	return c.Driver().Open(c.dsn)
+}
+
+func (c connector) Driver() driver.Driver { return &sqlite3.SQLiteDriver{ConnectHook: c.hook} }
+
+// checkpointEvery is how many write transactions pass between checkpoints.
+const checkpointEvery = 200
+
+// checkpointLoop copies the WAL back into the database when asked, off the
+// writer's path.
+func (s *Store) checkpointLoop() {
+	defer s.closed.Done()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-s.checkpoint:
+			if _, err := s.ck.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+				s.log.Warn("checkpoint", "err", err)
+			}
+		}
+	}
+}
+
+// dsn is the connection string: WAL (readers never block the writer),
+// foreign keys, a busy timeout for other processes (backup, tools), and
+// immediate transactions on the writer so that a write never fails halfway
+// on a lock upgrade. synchronous=NORMAL in WAL mode keeps every committed
+// transaction across a crash of the process (only a power loss may lose the
+// last ones).
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_foreign_keys", "on")
+	q.Set("_busy_timeout", "5000")
+	q.Set("_synchronous", "NORMAL")
+	if readOnly {
+		q.Set("_query_only", "true")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Migrate brings the ledger at path up to date and returns the versions it
+// applied (none when it was current).
+func Migrate(ctx context.Context, path string) ([]int64, error) {
+	db, err := sql.Open("sqlite3", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	return migrate(ctx, db)
+}
+
+func migrate(ctx context.Context, db *sql.DB) ([]int64, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	applied := make([]int64, 0, len(res))
+	for _, r := range res {
+		applied = append(applied, r.Source.Version)
+	}
+	return applied, nil
+}
+
+// ErrClosed: the store is closed.
+var ErrClosed = errors.New("ledger closed")
+
+// Close closes the ledger. Openings in flight finish first.
+func (s *Store) Close() error {
+	select {
+	case <-s.quit:
+		return nil
+	default:
+	}
+	close(s.quit)
+	s.closed.Wait()
+	// A last checkpoint, so that the WAL does not outlive the service.
+	_, ckErr := s.ck.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	if ckErr != nil {
+		ckErr = fmt.Errorf("final checkpoint: %w", ckErr)
+	}
+	return errors.Join(s.r.Close(), ckErr, s.ck.Close(), s.w.Close())
+}
+
+// Calendar is the store's working calendar.
+func (s *Store) Calendar() *calendar.Calendar { return s.cal }
+
+// Deadlines are the store's deadline rules.
+func (s *Store) Deadlines() Deadlines { return s.deadlines }
+
+// timeLayout is how times are stored: UTC, fixed width, so that text order
+// is time order. go-sqlite3 reads it back into time.Time for TIMESTAMP
+// columns.
+const timeLayout = "2006-01-02 15:04:05.000"
+
+func ts(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// txn is a write transaction with the time it started, the "now" of every
+// row it writes.
+type txn struct {
+	*sqlx.Tx
+	ctx context.Context
+	now time.Time
+	st  *prepared
+
+	// The day's ticket number counter, read once and written back before
+	// commit.
+	numDay   string
+	numLast  int64
+	numDirty bool
+}
+
+// exec runs a prepared statement in the transaction.
+func (tx *txn) exec(p *sqlx.Stmt, args ...any) (sql.Result, error) {
+	return tx.Stmtx(p).ExecContext(tx.ctx, args...)
+}
+
+// queryRow runs a prepared query in the transaction.
+func (tx *txn) queryRow(p *sqlx.Stmt, args ...any) *sqlx.Row {
+	return tx.Stmtx(p).QueryRowxContext(tx.ctx, args...)
+}
+
+// write runs fn in one write transaction, committed when fn returns nil.
+func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
+	tx, err := s.w.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	t := &txn{Tx: tx, ctx: ctx, now: s.now(), st: s.st}
+	if err := fn(t); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := t.flushNumbers(); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if s.writes.Add(1)%checkpointEvery == 0 {
+		select {
+		case s.checkpoint <- struct{}{}:
+		default: // one is pending already
+		}
+	}
+	return nil
+}
+
+// Backup writes a consistent copy of the live ledger to dst (which must not
+// exist) with SQLite's online backup; writers keep going meanwhile.
+func (s *Store) Backup(ctx context.Context, dst string) error {
+	return Backup(ctx, s.path, dst)
+}
+
+// Backup copies the ledger at src to dst (which must not exist) with
+// SQLite's online backup. It is safe while a service writes to src.
+func Backup(ctx context.Context, src, dst string) error {
+	if _, err := os.Stat(dst); err == nil {
+		return fmt.Errorf("backup to %s: file exists", dst)
+	}
+	if _, err := os.Stat(src); err != nil {
+		return fmt.Errorf("backup of %s: %w", src, err)
+	}
+	srcDB, err := sql.Open("sqlite3", dsn(src, true))
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer srcDB.Close()
+	dstDB, err := sql.Open("sqlite3", "file:"+dst+"?_busy_timeout=5000")
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer dstDB.Close()
+	srcConn, err := srcDB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer srcConn.Close()
+	dstConn, err := dstDB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer dstConn.Close()
+	err = dstConn.Raw(func(d any) error {
+		return srcConn.Raw(func(sc any) error {
+			b, err := d.(*sqlite3.SQLiteConn).Backup("main", sc.(*sqlite3.SQLiteConn), "main")
+			if err != nil {
+				return err
+			}
+			for {
+				if err := ctx.Err(); err != nil {
+					b.Close()
+					return err
+				}
+				// Copy in slices so that the source's writer is never
+				// held up for long.
+				done, err := b.Step(256)
+				if err != nil {
+					b.Close()
+					return err
+				}
+				if done {
+					return b.Finish()
+				}
+			}
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("backup to %s: %w", dst, err)
+	}
+	return nil
+}
+
+// sqliteError is go-sqlite3's error, for telling constraint failures apart.
+type sqliteError = sqlite3.Error
+
+func isUniqueErr(e sqlite3.Error) bool {
+	return e.ExtendedCode == sqlite3.ErrConstraintUnique || e.ExtendedCode == sqlite3.ErrConstraintPrimaryKey
+}
