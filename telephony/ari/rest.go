@@ -69,6 +69,7 @@ func newRESTClient(cfg *Config) *restClient {
 		MaxIdleConns:        64,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true, // answers are a few hundred bytes of JSON
 	}
 	return &restClient{base: cfg.URL, user: cfg.Username, password: cfg.Password,
 		timeout: cfg.RequestTimeout, http: &http.Client{Transport: tr}}
