@@ -21,8 +21,9 @@ type Ledger interface {
 	TagLine(ctx context.Context, callID string, ticket TicketID, line string) (Ticket, error)
 	// CloseCall completes the call record.
 	CloseCall(ctx context.Context, c CallClose) error
-	// AttachRecording adds a message the caller left to the ticket. (The
-	// call's own recording comes with CloseCall.)
+	// AttachRecording adds a recording to the ticket: a message the caller
+	// left, or the conversation with agent and unit. (The call's own
+	// recording comes with CloseCall.)
 	AttachRecording(ctx context.Context, ticket TicketID, callID string, rec Recording) error
 	// AssignAgent records that an agent took the call (and its ticket).
 	AssignAgent(ctx context.Context, callID string, ticket TicketID, agentID string, at time.Time) error
@@ -120,8 +121,9 @@ type Recording struct {
 
 // The kinds of recordings.
 const (
-	RecordingCall    = "call"
-	RecordingMessage = "message"
+	RecordingCall         = "call"         // the caller's leg from answer
+	RecordingConversation = "conversation" // the bridge with agent (and unit)
+	RecordingMessage      = "message"      // a message the caller left
 )
 
 // ErrNoSuchCall is returned for a transfer request on a ticket that has no

@@ -148,13 +148,20 @@ func (s *Service) HandleCall(ctx context.Context, call telephony.Call) {
 		ticketReady: make(chan struct{}),
 	}
 	s.obs.CallStarted(info.Direction)
-	if err := call.Answer(ctx); err != nil {
-		f.log.Warn("answer failed", "err", err)
-		s.obs.CallEnded(info.Direction, telephony.ReasonOf(err))
+	answerErr := call.Answer(ctx)
+	if answerErr != nil && !errors.Is(answerErr, telephony.ErrHungUp) {
+		f.log.Warn("answer failed", "err", answerErr)
+		s.obs.CallEnded(info.Direction, telephony.ReasonOf(answerErr))
 		return
 	}
 	answered := s.now()
+	// A caller who hung up as the call was answered reached the hotline
+	// all the same: the call and its ticket are recorded.
 	f.openTicket(ctx, answered)
+	if answerErr != nil {
+		f.finish(ctx, answerErr)
+		return
+	}
 	if s.cfg.RecordCalls() {
 		f.startRecording(ctx)
 	}

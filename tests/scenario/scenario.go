@@ -191,11 +191,11 @@ func Start(t *testing.T, b Backend, opts Options) *Hotline {
 
 // Lines are the business lines of DESIGN §2.
 var Lines = []ivr.Line{
-	{Key: "1", Name: "客运", Department: "客运营销部"},
-	{Key: "2", Name: "货运物流", Department: "物流部"},
-	{Key: "3", Name: "房产物业", Department: "房产部"},
-	{Key: "4", Name: "多种经营", Department: "安全统筹中心"},
-	{Key: "5", Name: "汽车服务", Department: "汽车事业部"},
+	{Key: "1", ID: "passenger", Name: "客运", Department: "客运营销部"},
+	{Key: "2", ID: "freight", Name: "货运物流", Department: "物流部"},
+	{Key: "3", ID: "property", Name: "房产物业", Department: "房产部"},
+	{Key: "4", ID: "diversified", Name: "多种经营", Department: "安全统筹中心"},
+	{Key: "5", ID: "automotive", Name: "汽车服务", Department: "汽车事业部"},
 }
 
 // testWriter sends the service's log to the test's log.

@@ -121,9 +121,13 @@ func (s sqliteInspector) Ticket(ctx context.Context, id ivr.TicketID) (TicketRow
 			row.Transfers = append(row.Transfers, e.Unit)
 		case e.Kind == ticket.EventTransferFailed:
 			row.Transfers = append(row.Transfers, e.Unit+":"+e.Note)
-		case e.Kind == string(ticket.ActNote) && strings.HasPrefix(e.Note, ivr.MessageNote):
-			path, _, _ := strings.Cut(strings.TrimPrefix(e.Note, ivr.MessageNote), " (")
-			row.Recordings = append(row.Recordings, ivr.Recording{Kind: ivr.RecordingMessage, Path: path})
+		case e.Kind == string(ticket.ActNote):
+			for _, kind := range []string{ivr.RecordingMessage, ivr.RecordingConversation} {
+				if rest, ok := strings.CutPrefix(e.Note, kind+": "); ok {
+					path, _, _ := strings.Cut(rest, " (")
+					row.Recordings = append(row.Recordings, ivr.Recording{Kind: kind, Path: path})
+				}
+			}
 		}
 	}
 	if err := s.db.SelectContext(ctx, &row.Callbacks, `SELECT not_before FROM callbacks WHERE ticket_id = ? ORDER BY id`, id); err != nil {
