@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"hotline/ticket"
@@ -220,13 +221,24 @@ var _ Tickets = LedgerTickets{}
 // NewLedgerTickets returns Tickets over l.
 func NewLedgerTickets(l *ticket.Store) LedgerTickets { return LedgerTickets{l: l} }
 
-// SkipReason: a survey is due only on a ticket the unit replied to (after
+// NoCallbackNote is what an agent writes as a note in a ticket's handling
+// process when the caller asked not to be called back (不需回访); the
+// dialer then skips the ticket's callbacks.
+const NoCallbackNote = "不需回访"
+
+// SkipReason: a ticket whose handling process carries the note 不需回访 is
+// never called; a survey is due only on a ticket the unit replied to (after
 // it, the ticket is called back: one survey per reply); a merged ticket is
 // never called back.
 func (t LedgerTickets) SkipReason(ctx context.Context, ticketID int64, kind Kind) (string, error) {
 	d, err := t.l.Ticket(ctx, ticketID)
 	if err != nil {
 		return "", fmt.Errorf("read ticket %d: %w", ticketID, err)
+	}
+	for _, e := range d.Events {
+		if e.Kind == string(ticket.ActNote) && strings.Contains(e.Note, NoCallbackNote) {
+			return NoCallbackNote, nil
+		}
 	}
 	switch {
 	case d.Status == ticket.StatusMerged:
