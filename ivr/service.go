@@ -207,7 +207,7 @@ func (f *flow) lineLabel() string {
 }
 
 func (f *flow) run(ctx context.Context, answered time.Time) error {
-	if !f.s.cal.Open(answered) {
+	if !f.s.cal.IsOpen(answered) {
 		return f.afterHours(ctx)
 	}
 	f.setStage(stageMenu)
@@ -284,7 +284,10 @@ func (f *flow) tagLine(ctx context.Context, line Line) {
 		return
 	}
 	f.mu.Lock()
-	f.ticket = merged
+	f.ticket.ID, f.ticket.Number, f.ticket.Line = merged.ID, merged.Number, line.code()
+	if merged.ID != t.ID {
+		f.log.Info("ticket merged into an earlier one (并单)", "ticket", merged.ID)
+	}
 	f.mu.Unlock()
 }
 
@@ -379,19 +382,15 @@ func (f *flow) finish(ctx context.Context, flowErr error) {
 	if err != nil {
 		return
 	}
-	rec := ""
-	for _, r := range f.recDone {
-		if err := f.s.ledger.AttachRecording(ctx, t.ID, f.info.ID, Recording{Kind: RecordingCall, Path: r.Path, Duration: r.Duration}); err != nil {
-			f.log.Error("attach call recording", "err", err)
-		}
-		if rec == "" {
-			rec = r.Path
-		}
-	}
 	f.mu.Lock()
 	closing := CallClose{CallID: f.info.ID, Ticket: t.ID, Ended: end.At, Reason: end.Reason, Cause: end.Cause, By: end.By,
-		Choice: f.choice, Agent: f.agent, Recording: rec}
+		Choice: f.choice, Agent: f.agent}
 	f.mu.Unlock()
+	// A call has one recording, up to a message the caller may have left
+	// (which is attached on its own).
+	if len(f.recDone) > 0 {
+		closing.Recording, closing.RecordingDuration = f.recDone[0].Path, f.recDone[0].Duration
+	}
 	if err := f.s.ledger.CloseCall(ctx, closing); err != nil {
 		f.log.Error("close call record", "err", err)
 	}

@@ -181,8 +181,11 @@ func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) 
 	if err != nil {
 		return false, err
 	}
-	if err := s.ledger.AssignAgent(ctx, t.ID, agent.ID, s.now()); err != nil {
+	if err := s.ledger.AssignAgent(ctx, f.info.ID, t.ID, agent.ID, s.now()); err != nil {
 		f.log.Error("assign agent", "agent", agent.ID, "err", err)
+	}
+	if t.Earlier, err = s.ledger.History(ctx, t.Caller, t.ID); err != nil {
+		f.log.Error("caller history", "err", err)
 	}
 	// Transfers are accepted from the moment the agent sees the ticket.
 	sess := &session{requests: make(chan transferRequest), done: make(chan struct{})}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,23 +29,17 @@ import (
 
 // TestPrometheusScrapesService starts a real Prometheus on loopback that
 // scrapes the metrics handler, with the alert rules loaded, and reads back
-// through its HTTP API a recorded call, the ticket gauges, the rules'
-// health and an alert, then runs every dashboard query against it.
+// through its HTTP API a recorded call, the ticket gauges of a real
+// ledger, the rules' health and an alert, then runs every dashboard query
+// against it.
 func TestPrometheusScrapesService(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
-	m, err := New(reg, testConfig())
+	m, err := New(reg, ledgerConfig())
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	ledger := &fakeLedger{snap: LedgerSnapshot{
-		Stages: []StageCount{
-			{Stage: "feedback", Unit: "房产部", Open: 12, Overdue: 3},
-			{Stage: "transfer", Unit: "客服中心", Open: 2},
-		},
-		CallbacksDue:     5,
-		CallbacksOverdue: 2,
-	}}
-	lc, err := NewLedgerCollector(ledger, testConfig(), 0, discardLog())
+	store, clock := ledgerWithTickets(t)
+	lc, err := NewLedgerCollector(TicketStats(store, clock.Now), ledgerConfig(), 0, discardLog())
 	if err != nil {
 		t.Fatalf("NewLedgerCollector: %v", err)
 	}
@@ -73,11 +70,11 @@ func TestPrometheusScrapesService(t *testing.T) {
 		{`hotline_calls_answered_in_time_total{line="1"}`, 1},
 		{`hotline_calls_active{direction="inbound"}`, 0},
 		{`hotline_queue_wait_seconds_bucket{line="1",le="5"}`, 1},
-		{`hotline_tickets_open{stage="feedback",unit="房产部"}`, 12},
-		{`hotline_tickets_overdue{stage="feedback",unit="房产部"}`, 3},
-		{`hotline_tickets_open{stage="transfer",unit="客服中心"}`, 2},
-		{`hotline_tickets_overdue{stage="callback",unit="物流部"}`, 0},
-		{`hotline_callbacks_overdue`, 2},
+		{`hotline_tickets_open{stage="transfer",unit="none"}`, 1},
+		{`hotline_tickets_overdue{stage="feedback",unit="fangchan"}`, 1},
+		{`hotline_tickets_open{stage="callback",unit="wuliu"}`, 1},
+		{`hotline_tickets_overdue{stage="callback",unit="kefu"}`, 0},
+		{`hotline_callbacks_overdue`, 1},
 		{`hotline_ledger_stats_up`, 1},
 	}
 	for _, tt := range tests {
@@ -105,10 +102,10 @@ func TestPrometheusScrapesService(t *testing.T) {
 
 	t.Run("overdue feedback raises the alert", func(t *testing.T) {
 		a := prom.awaitAlert(t, "UnitFeedbackOverdue")
-		if got := a.Labels["unit"]; got != "房产部" {
-			t.Errorf("alert unit = %q, want 房产部", got)
+		if got := a.Labels["unit"]; got != "fangchan" {
+			t.Errorf("alert unit = %q, want fangchan", got)
 		}
-		if want := "房产部：3 张工单超过期限未反馈处理结果，请督促责任单位"; a.Annotations["summary"] != want {
+		if want := "房产部：1 张工单超过期限未反馈处理结果，请督促责任单位"; a.Annotations["summary"] != want {
 			t.Errorf("summary = %q, want %q", a.Annotations["summary"], want)
 		}
 	})
@@ -119,9 +116,43 @@ func TestPrometheusScrapesService(t *testing.T) {
 			if strings.HasPrefix(expr, "label_values(") {
 				continue // a Grafana function, not PromQL
 			}
+			if inner, ok := strings.CutPrefix(expr, "query_result("); ok {
+				expr = strings.TrimSuffix(inner, ")") // the variable's PromQL
+			}
 			if _, err := prom.query(t.Context(), vars.Replace(expr)); err != nil {
 				t.Errorf("%s: %v", expr, err)
 			}
+		}
+	})
+
+	t.Run("unit variable shows names", func(t *testing.T) {
+		v := dashboardVariable(t, "unit")
+		re, err := regexp.Compile(strings.Trim(v.Regex, "/"))
+		if err != nil {
+			t.Fatalf("regex %s: %v", v.Regex, err)
+		}
+		samples, err := prom.query(t.Context(), strings.TrimSuffix(strings.TrimPrefix(v.Definition, "query_result("), ")"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, s := range samples {
+			// Grafana's query_result text: {label="value", ...} value time,
+			// labels in Prometheus' (sorted) order.
+			var pairs []string
+			for _, k := range slices.Sorted(maps.Keys(s.Metric)) {
+				pairs = append(pairs, fmt.Sprintf("%s=%q", k, s.Metric[k]))
+			}
+			m := re.FindStringSubmatch("{" + strings.Join(pairs, ", ") + "} 1 0")
+			if m == nil {
+				t.Errorf("regex does not match %v", s.Metric)
+				continue
+			}
+			got[m[re.SubexpIndex("value")]] = m[re.SubexpIndex("text")]
+		}
+		want := map[string]string{"kefu": "客服中心", "fangchan": "房产部", "wuliu": "物流部"}
+		if !maps.Equal(got, want) {
+			t.Errorf("unit choices %v, want %v", got, want)
 		}
 	})
 }

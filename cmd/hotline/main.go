@@ -20,13 +20,14 @@ type command struct {
 // commands lists the subcommands; each lives in its own cmd_*.go file.
 func commands() map[string]command {
 	return map[string]command{
-		"migrate": migrateCommand(),
-		"tickets": ticketsCommand(),
-		"backup":  backupCommand(),
-		"report":  reportCommand(),
-		"dial":    dialCommand(),
-		"users":   usersCommand(),
-		"qrcode":  qrcodeCommand(),
+		"backup":    backupCommand(),
+		"callbacks": callbacksCommand(),
+		"dial":      dialCommand(),
+		"migrate":   migrateCommand(),
+		"qrcode":    qrcodeCommand(),
+		"report":    reportCommand(),
+		"tickets":   ticketsCommand(),
+		"users":     usersCommand(),
 	}
 }
 

@@ -35,7 +35,7 @@ type Scenario struct {
 }
 
 // Run runs every scenario of the table on the backend.
-func Run(t *testing.T, b Backend, newLedger func(t *testing.T, now func() time.Time) Ledger) {
+func Run(t *testing.T, b Backend, newLedger NewLedger) {
 	for _, sc := range Table() {
 		t.Run(sc.Name, func(t *testing.T) {
 			cfg := Config()
