@@ -45,6 +45,9 @@ func abandonDial(ctx context.Context, ch <-chan dialResult) {
 func (f *flow) queue(ctx context.Context) error {
 	front := false
 	next := []string{promptConnectingAgent}
+	f.setStage(stageQueue)
+	f.queuedAt = f.s.now()
+	f.s.obs.CallOffered(f.lineLabel())
 	for {
 		requeue, err := f.waitAgent(ctx, front, next)
 		if err != nil || !requeue {
@@ -53,6 +56,7 @@ func (f *flow) queue(ctx context.Context) error {
 		// Back from an agent who left during a failed transfer: the caller
 		// goes first.
 		front, next = true, nil
+		f.setStage(stageQueue)
 		f.log.Info("back to the queue")
 	}
 }
@@ -115,6 +119,7 @@ func (f *flow) waitAgent(ctx context.Context, front bool, next []string) (requeu
 				s.queue.leave(w)
 				return false, f.takeMessage(ctx, "queue")
 			}
+			f.log.Info("caller keeps waiting", "key", key)
 			continue
 		}
 		if pb == nil {

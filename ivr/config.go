@@ -52,9 +52,18 @@ type Agent struct {
 
 // Line is a business line of the menu (第六条).
 type Line struct {
-	Key        string // menu key, "1".."5"
+	Key        string // menu key, "1".."5"; "0" may name the agent line
+	ID         string // stable code stored on tickets, e.g. passenger; default Name
 	Name       string // e.g. 客运
 	Department string // owning department, e.g. 客运营销部
+}
+
+// code is what the ticket records as the line.
+func (l Line) code() string {
+	if l.ID != "" {
+		return l.ID
+	}
+	return l.Name
 }
 
 // Unit is a responsible unit callers can be transferred to.
@@ -129,8 +138,8 @@ func (c Config) RecordCalls() bool { return c.Record == nil || *c.Record }
 func checkLines(lines []Line) error {
 	seen := make(map[string]bool)
 	for _, l := range lines {
-		if len(l.Key) != 1 || l.Key[0] < '1' || l.Key[0] > '9' {
-			return fmt.Errorf("line %s: key %q: want one of 1-9 (0 is the agent)", l.Name, l.Key)
+		if len(l.Key) != 1 || l.Key[0] < '0' || l.Key[0] > '9' {
+			return fmt.Errorf("line %s: key %q: want one digit", l.Name, l.Key)
 		}
 		if seen[l.Key] {
 			return fmt.Errorf("line %s: key %s used twice", l.Name, l.Key)

@@ -67,12 +67,23 @@ type harness struct {
 
 func newHarness(t *testing.T, cfg ivr.Config, cal ivrtest.Calendar, ledger *ivrtest.Ledger) *harness {
 	t.Helper()
+	return newHarnessOn(t, cfg, cal, ledger, telephonytest.NewEngine(), nil)
+}
+
+func newHarnessWith(t *testing.T, cfg ivr.Config, cal ivrtest.Calendar, engine *telephonytest.Engine, obs ivr.Observer) *harness {
+	t.Helper()
+	return newHarnessOn(t, cfg, cal, nil, engine, obs)
+}
+
+func newHarnessOn(t *testing.T, cfg ivr.Config, cal ivrtest.Calendar, ledger *ivrtest.Ledger, engine *telephonytest.Engine, obs ivr.Observer) *harness {
+	t.Helper()
 	if ledger == nil {
 		ledger = ivrtest.NewLedger()
 	}
-	h := &harness{t: t, engine: telephonytest.NewEngine(), ledger: ledger,
+	h := &harness{t: t, engine: engine, ledger: ledger,
 		clock: &clock{t: time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)}}
-	svc, err := ivr.New(cfg, ivr.Deps{Engine: h.engine, Ledger: ledger, Calendar: cal, Lines: testLines, Units: testUnits, Clock: h.clock.Now})
+	svc, err := ivr.New(cfg, ivr.Deps{Engine: h.engine, Ledger: ledger, Calendar: cal, Lines: testLines, Units: testUnits,
+		Clock: h.clock.Now, Observer: obs})
 	if err != nil {
 		t.Fatal(err)
 	}

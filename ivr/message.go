@@ -2,6 +2,7 @@ package ivr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,6 +22,15 @@ func (f *flow) afterHours(ctx context.Context) error {
 // and schedules a callback for the next working period. The message ends
 // with '#', the caller hanging up or the configured bound.
 func (f *flow) takeMessage(ctx context.Context, why string) error {
+	f.setStage(stageMessage)
+	err := f.recordMessage(ctx, why)
+	if err != nil && !errors.Is(err, telephony.ErrHungUp) && !errors.Is(err, context.Canceled) {
+		f.s.obs.FlowError(stepVoicemail)
+	}
+	return err
+}
+
+func (f *flow) recordMessage(ctx context.Context, why string) error {
 	drain(f.call.Digits())
 	if err := telephony.PlayAll(ctx, f.call, promptLeaveMessage, promptBeep); err != nil {
 		return err
@@ -48,11 +58,12 @@ func (f *flow) takeMessage(ctx context.Context, why string) error {
 	if err := f.s.ledger.AttachRecording(cctx, t.ID, f.info.ID, Recording{Kind: RecordingMessage, Path: res.Path, Duration: res.Duration}); err != nil {
 		return fmt.Errorf("attach message: %w", err)
 	}
-	due := f.s.cal.NextOpening(f.s.now())
+	due := f.s.cal.NextOpen(f.s.now())
 	if err := f.s.ledger.ScheduleCallback(cctx, t.ID, due, why); err != nil {
 		return fmt.Errorf("schedule callback: %w", err)
 	}
 	f.log.Info("message left", "why", why, "callback", due)
+	f.s.obs.Voicemail(f.lineLabel())
 	f.s.bus.Publish(Event{Type: EventMessageLeft, At: f.s.now(), CallID: f.info.ID, Ticket: &t})
 	select {
 	case <-f.call.Done():

@@ -28,7 +28,8 @@ type AgentStatus struct {
 // agents' availability. Calls are in memory only: after a restart they are
 // gone; login state is persisted by the ledger and restored.
 type queue struct {
-	now func() time.Time
+	now     func() time.Time
+	observe func(loggedIn, available int) // told the counts on every change
 
 	mu      sync.Mutex
 	agents  map[string]*agentState
@@ -50,8 +51,8 @@ type waiter struct {
 	ringing bool // an agent is being rung for this caller
 }
 
-func newQueue(agents []Agent, now func() time.Time) *queue {
-	q := &queue{now: now, agents: make(map[string]*agentState), changed: make(chan struct{})}
+func newQueue(agents []Agent, now func() time.Time, observe func(loggedIn, available int)) *queue {
+	q := &queue{now: now, observe: observe, agents: make(map[string]*agentState), changed: make(chan struct{})}
 	for _, a := range agents {
 		q.agents[a.ID] = &agentState{Agent: a, state: AgentAvailable}
 		q.order = append(q.order, a.ID)
@@ -67,10 +68,21 @@ func (q *queue) changes() <-chan struct{} {
 	return q.changed
 }
 
-// notify wakes every waiter; q.mu must be held.
+// notify wakes every waiter and reports the agent counts; q.mu must be
+// held.
 func (q *queue) notify() {
 	close(q.changed)
 	q.changed = make(chan struct{})
+	loggedIn, available := 0, 0
+	for _, a := range q.agents {
+		if a.loggedIn {
+			loggedIn++
+			if a.state == AgentAvailable {
+				available++
+			}
+		}
+	}
+	q.observe(loggedIn, available)
 }
 
 // join puts a caller at the back of the queue, or at the front when the

@@ -26,6 +26,7 @@ type Deps struct {
 	Bus      *Bus             // nil: a new one
 	Clock    func() time.Time // nil: time.Now
 	Logger   *slog.Logger     // nil: discard
+	Observer Observer         // nil: none
 }
 
 // Service runs the hotline's inbound calls. It is a telephony.Handler.
@@ -37,6 +38,7 @@ type Service struct {
 	bus    *Bus
 	now    func() time.Time
 	log    *slog.Logger
+	obs    Observer
 	lines  map[string]Line
 	units  map[string]Unit
 	agents map[string]Agent
@@ -63,7 +65,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		cfg: cfg, engine: d.Engine, ledger: d.Ledger, cal: d.Calendar, bus: d.Bus, now: d.Clock, log: d.Logger,
+		cfg: cfg, engine: d.Engine, ledger: d.Ledger, cal: d.Calendar, bus: d.Bus, now: d.Clock, log: d.Logger, obs: d.Observer,
 		lines: make(map[string]Line), units: make(map[string]Unit), agents: make(map[string]Agent),
 		sessions: make(map[TicketID]*session),
 	}
@@ -75,6 +77,9 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.obs == nil {
+		s.obs = nopObserver{}
 	}
 	for _, l := range d.Lines {
 		s.lines[l.Key] = l
@@ -91,7 +96,10 @@ func New(cfg Config, d Deps) (*Service, error) {
 	for _, a := range cfg.Agents {
 		s.agents[a.ID] = a
 	}
-	s.queue = newQueue(cfg.Agents, s.now)
+	s.queue = newQueue(cfg.Agents, s.now, func(loggedIn, available int) {
+		s.obs.AgentsLoggedIn(loggedIn)
+		s.obs.AgentsAvailable(available)
+	})
 	return s, nil
 }
 
@@ -139,12 +147,21 @@ func (s *Service) HandleCall(ctx context.Context, call telephony.Call) {
 		log:         s.log.With("call", info.ID, telephony.MaskedNumber("caller", info.Caller)),
 		ticketReady: make(chan struct{}),
 	}
-	if err := call.Answer(ctx); err != nil {
-		f.log.Warn("answer failed", "err", err)
+	s.obs.CallStarted(info.Direction)
+	answerErr := call.Answer(ctx)
+	if answerErr != nil && !errors.Is(answerErr, telephony.ErrHungUp) {
+		f.log.Warn("answer failed", "err", answerErr)
+		s.obs.CallEnded(info.Direction, telephony.ReasonOf(answerErr))
 		return
 	}
 	answered := s.now()
+	// A caller who hung up as the call was answered reached the hotline
+	// all the same: the call and its ticket are recorded.
 	f.openTicket(ctx, answered)
+	if answerErr != nil {
+		f.finish(ctx, answerErr)
+		return
+	}
 	if s.cfg.RecordCalls() {
 		f.startRecording(ctx)
 	}
@@ -165,15 +182,42 @@ type flow struct {
 	ticketErr   error
 	choice      string
 	agent       string
+	stage       string    // where the caller is: stageMenu, stageQueue, ...
+	queuedAt    time.Time // when the caller entered the queue
 
 	rec     telephony.Recording // call recording in progress, nil when none
 	recDone []telephony.RecordingResult
 }
 
+// The stages of a call, for telling where a caller hung up.
+const (
+	stageMenu    = "menu"
+	stageQueue   = "queue"
+	stageTalk    = "talk"
+	stageMessage = "message"
+)
+
+func (f *flow) setStage(s string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stage = s
+}
+
+// lineLabel is the caller's line for metrics: the menu key or NoLine.
+func (f *flow) lineLabel() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.choice == "" {
+		return NoLine
+	}
+	return f.choice
+}
+
 func (f *flow) run(ctx context.Context, answered time.Time) error {
-	if !f.s.cal.Open(answered) {
+	if !f.s.cal.IsOpen(answered) {
 		return f.afterHours(ctx)
 	}
+	f.setStage(stageMenu)
 	choice, err := f.menu(ctx)
 	switch {
 	case errors.Is(err, telephony.ErrNoValidChoice):
@@ -182,6 +226,7 @@ func (f *flow) run(ctx context.Context, answered time.Time) error {
 		return err
 	default:
 		f.setChoice(choice)
+		f.s.obs.IVRChoice(choice)
 		if line, ok := f.s.lines[choice]; ok {
 			f.tagLine(ctx, line)
 		}
@@ -207,6 +252,7 @@ func (f *flow) openTicket(ctx context.Context, answered time.Time) {
 		f.mu.Unlock()
 		if err != nil {
 			f.log.Error("open ticket", "err", err)
+			f.s.obs.FlowError(stepTicket)
 		}
 		close(f.ticketReady)
 	}()
@@ -238,13 +284,17 @@ func (f *flow) tagLine(ctx context.Context, line Line) {
 	if err != nil {
 		return // already logged by openTicket
 	}
-	merged, err := f.s.ledger.TagLine(ctx, f.info.ID, t.ID, line.Name)
+	merged, err := f.s.ledger.TagLine(ctx, f.info.ID, t.ID, line.code())
 	if err != nil {
-		f.log.Error("tag line", "line", line.Name, "err", err)
+		f.log.Error("tag line", "line", line.code(), "err", err)
+		f.s.obs.FlowError(stepTicket)
 		return
 	}
 	f.mu.Lock()
-	f.ticket = merged
+	f.ticket.ID, f.ticket.Number, f.ticket.Line = merged.ID, merged.Number, line.code()
+	if merged.ID != t.ID {
+		f.log.Info("ticket merged into an earlier one (并单)", "ticket", merged.ID)
+	}
 	f.mu.Unlock()
 }
 
@@ -269,6 +319,7 @@ func (f *flow) startRecording(ctx context.Context) {
 	rec, err := f.call.Record(ctx, recordingName("call", f.info.ID))
 	if err != nil {
 		f.log.Error("start call recording", "err", err)
+		f.s.obs.FlowError(stepRecord)
 		return
 	}
 	f.rec = rec
@@ -310,14 +361,19 @@ func (f *flow) finish(ctx context.Context, flowErr error) {
 	if flowErr != nil && !errors.Is(flowErr, telephony.ErrHungUp) && !errors.Is(flowErr, context.Canceled) {
 		f.log.Error("call flow", "err", flowErr)
 	}
+	if errors.Is(flowErr, telephony.ErrHungUp) {
+		f.mu.Lock()
+		stage := f.stage
+		f.mu.Unlock()
+		switch stage {
+		case stageMenu:
+			f.s.obs.AbandonedInMenu(f.lineLabel())
+		case stageQueue:
+			f.s.obs.AbandonedInQueue(f.lineLabel())
+		}
+	}
 	f.stopRecording(ctx)
 
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	defer cancel()
-	t, err := f.currentTicket(ctx)
-	if err != nil {
-		return
-	}
 	end := f.call.End()
 	if end.At.IsZero() {
 		end.At = f.s.now()
@@ -325,19 +381,23 @@ func (f *flow) finish(ctx context.Context, flowErr error) {
 	if end.Reason == "" {
 		end.Reason = reason
 	}
-	rec := ""
-	for _, r := range f.recDone {
-		if err := f.s.ledger.AttachRecording(ctx, t.ID, f.info.ID, Recording{Kind: RecordingCall, Path: r.Path, Duration: r.Duration}); err != nil {
-			f.log.Error("attach call recording", "err", err)
-		}
-		if rec == "" {
-			rec = r.Path
-		}
+	f.s.obs.CallEnded(f.info.Direction, end.Reason)
+
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	t, err := f.currentTicket(ctx)
+	if err != nil {
+		return
 	}
 	f.mu.Lock()
 	closing := CallClose{CallID: f.info.ID, Ticket: t.ID, Ended: end.At, Reason: end.Reason, Cause: end.Cause, By: end.By,
-		Choice: f.choice, Agent: f.agent, Recording: rec}
+		Choice: f.choice, Agent: f.agent}
 	f.mu.Unlock()
+	// A call has one recording, up to a message the caller may have left
+	// (which is attached on its own).
+	if len(f.recDone) > 0 {
+		closing.Recording, closing.RecordingDuration = f.recDone[0].Path, f.recDone[0].Duration
+	}
 	if err := f.s.ledger.CloseCall(ctx, closing); err != nil {
 		f.log.Error("close call record", "err", err)
 	}

@@ -72,6 +72,9 @@ func (s *Service) Transfer(ctx context.Context, ticket TicketID, unitID string, 
 	select {
 	case r := <-req.reply:
 		return r.res, r.err
+	case <-sess.done:
+		// The call ended before the unit answered or failed.
+		return TransferResult{}, fmt.Errorf("ticket %d: %w", ticket, ErrNoSuchCall)
 	case <-ctx.Done():
 		return TransferResult{}, ctx.Err()
 	}
@@ -135,12 +138,16 @@ func (k *keypad) add(d rune) (string, bool) {
 func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) (requeue bool, err error) {
 	s := f.s
 	s.queue.talking(agent.ID)
+	f.setStage(stageTalk)
+	answered := s.now()
+	s.obs.CallAnswered(f.lineLabel(), answered.Sub(f.queuedAt))
 	agentUp := true
 	dropAgent := func() {
 		if !agentUp {
 			return
 		}
 		agentUp = false
+		s.obs.TalkTime(f.lineLabel(), s.now().Sub(answered))
 		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		_ = agentCall.Hangup(hctx, telephony.ReasonNormal)
 		cancel()
@@ -150,36 +157,54 @@ func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) 
 
 	bridge, err := s.engine.NewBridge(ctx)
 	if err != nil {
+		s.obs.FlowError(stepBridge)
 		return false, fmt.Errorf("bridge caller and agent: %w", err)
 	}
+	var talkRec telephony.Recording
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
+		if talkRec != nil {
+			f.attachConversation(cctx, talkRec)
+		}
 		_ = bridge.Close(cctx)
 	}()
 	if err := bridge.Add(ctx, f.call); err != nil {
+		s.obs.FlowError(stepBridge)
 		return false, fmt.Errorf("bridge caller: %w", err)
 	}
 	if err := bridge.Add(ctx, agentCall); err != nil {
+		s.obs.FlowError(stepBridge)
 		return false, fmt.Errorf("bridge agent: %w", err)
 	}
 	f.mu.Lock()
 	f.agent = agent.ID
 	f.mu.Unlock()
+	if s.cfg.RecordCalls() {
+		// The conversation is recorded on the bridge: it goes on through a
+		// transfer, whoever joins or leaves.
+		if talkRec, err = bridge.Record(ctx, recordingName("talk", f.info.ID)); err != nil {
+			f.log.Error("record conversation", "err", err)
+			s.obs.FlowError(stepRecord)
+		}
+	}
 
 	t, err := f.currentTicket(ctx)
 	if err != nil {
 		return false, err
 	}
-	if err := s.ledger.AssignAgent(ctx, t.ID, agent.ID, s.now()); err != nil {
+	if err := s.ledger.AssignAgent(ctx, f.info.ID, t.ID, agent.ID, s.now()); err != nil {
 		f.log.Error("assign agent", "agent", agent.ID, "err", err)
 	}
-	f.log.Info("agent answered", "agent", agent.ID, "ticket", t.ID)
-	s.bus.Publish(Event{Type: EventScreenPop, At: s.now(), Agent: agent.ID, CallID: f.info.ID, Ticket: &t})
-
+	if t.Earlier, err = s.ledger.History(ctx, t.Caller, t.ID); err != nil {
+		f.log.Error("caller history", "err", err)
+	}
+	// Transfers are accepted from the moment the agent sees the ticket.
 	sess := &session{requests: make(chan transferRequest), done: make(chan struct{})}
 	s.register(t.ID, sess)
 	defer s.unregister(t.ID, sess)
+	f.log.Info("agent answered", "agent", agent.ID, "ticket", t.ID)
+	s.bus.Publish(Event{Type: EventScreenPop, At: s.now(), Agent: agent.ID, CallID: f.info.ID, Ticket: &t})
 
 	var (
 		agentDone   = agentCall.Done()
@@ -188,29 +213,45 @@ func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) 
 		unitDone    <-chan struct{}
 		dialling    <-chan dialResult
 		pending     transferRequest
+		hold        telephony.Playback // the caller's prompt while the unit is dialled
 		keys        = keypad{code: s.cfg.TransferCode}
 	)
 	dialCtx, cancelDial := context.WithCancel(ctx)
 	defer func() {
 		cancelDial()
 		abandonDial(ctx, dialling)
+		stopPrompt(ctx, hold)
 		if unitCall != nil {
 			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 			_ = unitCall.Hangup(hctx, telephony.ReasonNormal)
 			cancel()
 		}
 	}()
-	start := func(req transferRequest) {
+	// start takes the caller aside (on hold, with a prompt) and dials the
+	// unit; the agent waits in the bridge.
+	start := func(req transferRequest) error {
 		pending = req
 		f.log.Info("transfer", "unit", req.unit.ID, "agent_stays", req.stay)
+		if err := bridge.Remove(ctx, f.call); err != nil {
+			return fmt.Errorf("take caller out of the bridge: %w", err)
+		}
+		var err error
+		if hold, err = f.call.Play(ctx, promptTransferConnecting); err != nil {
+			return err
+		}
 		dialling = s.dialAsync(dialCtx, telephony.DialRequest{
 			To: req.unit.Dial, CallerID: s.cfg.CallerID, RingTimeout: s.cfg.UnitRingTimeout, Args: []string{"unit", req.unit.ID},
 		})
+		return nil
 	}
 	reply := func(r transferReply) {
 		if pending.reply != nil {
 			pending.reply <- r
 		}
+	}
+	agentGone := func() {
+		agentDone, agentDigits = nil, nil
+		dropAgent()
 	}
 
 	for {
@@ -220,8 +261,7 @@ func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) 
 		case <-ctx.Done():
 			return false, ctx.Err()
 		case <-agentDone:
-			agentDone, agentDigits = nil, nil
-			dropAgent()
+			agentGone()
 			if unitCall == nil && dialling == nil {
 				return false, f.goodbye(ctx, bridge)
 			}
@@ -242,16 +282,25 @@ func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) 
 			case dialling != nil || unitCall != nil:
 				f.log.Warn("agent keyed a transfer while one is in progress")
 			default:
-				start(transferRequest{unit: u, stay: true})
+				if err := start(transferRequest{unit: u, stay: true}); err != nil {
+					s.obs.FlowError(stepTransfer)
+					return false, err
+				}
 			}
 		case req := <-sess.requests:
 			if dialling != nil || unitCall != nil {
 				req.reply <- transferReply{err: ErrTransferInProgress}
 				continue
 			}
-			start(req)
+			if err := start(req); err != nil {
+				req.reply <- transferReply{err: err}
+				s.obs.FlowError(stepTransfer)
+				return false, err
+			}
 		case r := <-dialling:
 			dialling = nil
+			stopPrompt(ctx, hold)
+			hold = nil
 			now := s.now()
 			res := TransferResult{Ticket: t.ID, Unit: pending.unit.ID, At: now, Outcome: OutcomeConnected}
 			if r.err != nil {
@@ -264,48 +313,93 @@ func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) 
 				s.bus.Publish(Event{Type: EventTransferFailed, At: now, Agent: agent.ID, CallID: f.info.ID, Ticket: &t,
 					Unit: pending.unit.ID, Outcome: res.Outcome})
 				reply(transferReply{res: res})
+				if err := telephony.PlayAll(ctx, f.call, promptTransferFailed); err != nil {
+					return false, err
+				}
 				if agentDone == nil {
 					// The agent has left: the caller waits for another one.
-					return true, telephony.PlayAll(ctx, f.call, promptTransferFailed)
+					return true, nil
 				}
-				if err := f.aside(ctx, bridge, promptTransferFailed); err != nil {
-					return false, err
+				if err := bridge.Add(ctx, f.call); err != nil {
+					return false, fmt.Errorf("bring caller back to the agent: %w", err)
 				}
 				continue
 			}
 			unitCall, unitDone = r.call, r.call.Done()
-			if err := bridge.Add(ctx, unitCall); err != nil {
-				return false, fmt.Errorf("bridge unit: %w", err)
+			stays := pending.stay && agentDone != nil
+			if !stays && agentDone != nil {
+				if err := bridge.Remove(ctx, agentCall); err != nil {
+					f.log.Warn("take agent out of the bridge", "err", err)
+				}
+				agentGone()
+			}
+			kept, err := f.joinUnit(ctx, bridge, unitCall, agentCall, stays)
+			if err != nil {
+				s.obs.FlowError(stepTransfer)
+				return false, err
+			}
+			if stays && !kept {
+				agentGone()
 			}
 			if err := s.ledger.RecordTransfer(ctx, t.ID, pending.unit.ID, now); err != nil {
 				f.log.Error("record transfer", "err", err)
 			}
 			s.bus.Publish(Event{Type: EventTransferred, At: now, Agent: agent.ID, CallID: f.info.ID, Ticket: &t, Unit: pending.unit.ID})
 			reply(transferReply{res: res})
-			if !pending.stay {
-				agentDone, agentDigits = nil, nil
-				dropAgent()
-			}
 		}
 	}
 }
 
-// aside takes the caller out of the bridge for prompts, then back in.
-func (f *flow) aside(ctx context.Context, bridge telephony.Bridge, prompts ...string) error {
-	if err := bridge.Remove(ctx, f.call); err != nil {
-		return fmt.Errorf("take caller out of the bridge: %w", err)
+// attachConversation stops the conversation's recording and puts it on
+// the ticket.
+func (f *flow) attachConversation(ctx context.Context, rec telephony.Recording) {
+	res, err := rec.Stop(ctx)
+	if err != nil {
+		f.log.Error("stop conversation recording", "err", err)
+		return
 	}
-	if err := telephony.PlayAll(ctx, f.call, prompts...); err != nil {
-		return err
+	t, err := f.currentTicket(ctx)
+	if err != nil {
+		return
 	}
+	r := Recording{Kind: RecordingConversation, Path: res.Path, Duration: res.Duration}
+	if err := f.s.ledger.AttachRecording(ctx, t.ID, f.info.ID, r); err != nil {
+		f.log.Error("attach conversation recording", "err", err)
+	}
+}
+
+// joinUnit brings the caller back into the bridge, now with the unit. An
+// engine whose bridges hold two parties refuses a third: the agent then
+// leaves for the unit. kept reports whether the agent is still in.
+func (f *flow) joinUnit(ctx context.Context, bridge telephony.Bridge, unit, agent telephony.Call, agentIn bool) (kept bool, err error) {
 	if err := bridge.Add(ctx, f.call); err != nil {
-		return fmt.Errorf("bring caller back into the bridge: %w", err)
+		return false, fmt.Errorf("bring caller back into the bridge: %w", err)
 	}
-	return nil
+	err = bridge.Add(ctx, unit)
+	if err == nil {
+		return agentIn, nil
+	}
+	if !agentIn {
+		return false, fmt.Errorf("bridge unit: %w", err)
+	}
+	f.log.Info("the bridge takes no third party: the agent leaves for the unit", "err", err)
+	if err := bridge.Remove(ctx, agent); err != nil {
+		return false, fmt.Errorf("take agent out of the bridge: %w", err)
+	}
+	if err := bridge.Add(ctx, unit); err != nil {
+		return false, fmt.Errorf("bridge unit: %w", err)
+	}
+	return false, nil
 }
 
 // goodbye ends the conversation once the other side has left.
 func (f *flow) goodbye(ctx context.Context, bridge telephony.Bridge) error {
+	select {
+	case <-f.call.Done():
+		// Some engines end the other members when one leaves a bridge.
+		return &telephony.CallError{Op: "goodbye", Reason: telephony.ReasonHungUp}
+	default:
+	}
 	if err := bridge.Remove(ctx, f.call); err != nil {
 		return fmt.Errorf("take caller out of the bridge: %w", err)
 	}

@@ -15,6 +15,9 @@ const (
 	// line (in the welcome or the menu), and after-hours calls that skip the
 	// menu.
 	NoLine = "none"
+	// NoUnit labels a ticket not yet given to a responsible unit (waiting
+	// for its transfer).
+	NoUnit = "none"
 	// Other collects every value outside the configured set, so that a
 	// wrong or hostile argument never creates a new series.
 	Other = "other"
@@ -43,6 +46,13 @@ type Config struct {
 	// Units are the responsible units of the directory (责任单位), the
 	// customer service centre included. Required.
 	Units []string
+	// LineNames and UnitNames give display names (e.g. "1": 客运,
+	// "fangchan": 房产部), exported as hotline_line_info and
+	// hotline_unit_info so that alerts and dashboards can show a name
+	// while the series keep the short, stable id. Optional; every key
+	// must be in Lines or Units.
+	LineNames map[string]string
+	UnitNames map[string]string
 	// Stages are the timed ticket stages; DefaultStages when empty.
 	Stages []string
 	// Steps are the flow steps for FlowError; DefaultSteps when empty.
@@ -97,6 +107,20 @@ func (c Config) withDefaults() (Config, error) {
 			}
 		}
 	}
+	for _, n := range []struct {
+		name  string
+		names map[string]string
+		set   []string
+	}{{"line", c.LineNames, c.Lines}, {"unit", c.UnitNames, c.Units}} {
+		for id, name := range n.names {
+			if !slices.Contains(n.set, id) {
+				return c, fmt.Errorf("name of %s %q: %w: no such %s", n.name, id, ErrBadLabel, n.name)
+			}
+			if err := checkLabelValue(name); err != nil {
+				return c, fmt.Errorf("name of %s %q: %w", n.name, id, err)
+			}
+		}
+	}
 	return c, nil
 }
 
@@ -110,7 +134,7 @@ func checkLabelValue(v string) error {
 	switch {
 	case v == "":
 		return fmt.Errorf("%w: empty", ErrBadLabel)
-	case v == NoLine || v == Other:
+	case v == NoLine || v == NoUnit || v == Other:
 		return fmt.Errorf("%w: reserved", ErrBadLabel)
 	case len(v) > maxLabelLen:
 		return fmt.Errorf("%w: longer than %d bytes", ErrBadLabel, maxLabelLen)

@@ -26,16 +26,16 @@ type LedgerSnapshot struct {
 	// Stages holds, per timed stage and responsible unit, the tickets
 	// waiting for that stage; combinations with no ticket may be left out.
 	Stages []StageCount
-	// CallbacksDue are callbacks whose time has come and not yet placed.
+	// CallbacksDue are the callback surveys owed to callers (回访).
 	CallbacksDue int
-	// CallbacksOverdue are callbacks not done by their deadline.
+	// CallbacksOverdue are those of them past their deadline.
 	CallbacksOverdue int
 }
 
 // StageCount counts the open tickets of one unit waiting for one stage.
 type StageCount struct {
 	Stage string
-	Unit  string
+	Unit  string // "" before the ticket has a unit (reported as "none")
 	// Open tickets waiting for this stage, overdue ones included.
 	Open int
 	// Overdue ones: their deadline for this stage has passed.
@@ -49,7 +49,7 @@ const DefaultLedgerTimeout = 2 * time.Second
 // from the ledger at scrape time, so they are never stale and cost nothing
 // between scrapes. Every stage and unit of the configuration is reported,
 // at zero when the ledger has none; counts for a stage or unit outside the
-// configuration are added to "other".
+// configuration are added to "other", those of no unit yet to "none".
 type LedgerCollector struct {
 	src     LedgerSource
 	log     *slog.Logger
@@ -78,7 +78,7 @@ func NewLedgerCollector(src LedgerSource, cfg Config, timeout time.Duration, log
 		src:     src,
 		log:     log,
 		timeout: timeout,
-		units:   append(append([]string{}, cfg.Units...), Other),
+		units:   append(append([]string{}, cfg.Units...), NoUnit, Other),
 		stages:  append(append([]string{}, cfg.Stages...), Other),
 		unitSet: make(map[string]bool),
 		stgSet:  make(map[string]bool),
@@ -87,9 +87,9 @@ func NewLedgerCollector(src LedgerSource, cfg Config, timeout time.Duration, log
 		overdue: prometheus.NewDesc("hotline_tickets_overdue",
 			"Open tickets past their deadline for a stage, by stage and responsible unit.", []string{"stage", "unit"}, nil),
 		due: prometheus.NewDesc("hotline_callbacks_due",
-			"Callback surveys due and not yet placed.", nil, nil),
+			"Callback surveys owed to callers (回访).", nil, nil),
 		late: prometheus.NewDesc("hotline_callbacks_overdue",
-			"Callback surveys not done by their deadline.", nil, nil),
+			"Callback surveys owed past their deadline.", nil, nil),
 		up: prometheus.NewDesc("hotline_ledger_stats_up",
 			"Whether the last scrape could read the ticket counts from the ledger.", nil, nil),
 		took: prometheus.NewDesc("hotline_ledger_stats_duration_seconds",
@@ -137,7 +137,10 @@ func (c *LedgerCollector) Collect(ch chan<- prometheus.Metric) {
 		if !c.stgSet[k.stage] {
 			k.stage = Other
 		}
-		if !c.unitSet[k.unit] {
+		switch {
+		case k.unit == "":
+			k.unit = NoUnit
+		case !c.unitSet[k.unit]:
 			k.unit = Other
 		}
 		n := counts[k]

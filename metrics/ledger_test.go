@@ -43,6 +43,7 @@ func TestLedgerCollector(t *testing.T) {
 		Stages: []StageCount{
 			{Stage: "feedback", Unit: "房产部", Open: 12, Overdue: 3},
 			{Stage: "transfer", Unit: "客服中心", Open: 2, Overdue: 1},
+			{Stage: "transfer", Unit: "", Open: 6, Overdue: 2},
 			{Stage: "feedback", Unit: "未登记单位", Open: 4, Overdue: 4},
 			{Stage: "feedback", Unit: "另一个单位", Open: 1},
 			{Stage: "archive", Unit: "物流部", Open: 9},
@@ -61,6 +62,7 @@ func TestLedgerCollector(t *testing.T) {
 		{"open", "hotline_tickets_open", labels{"stage": "feedback", "unit": "房产部"}, 12},
 		{"overdue", "hotline_tickets_overdue", labels{"stage": "feedback", "unit": "房产部"}, 3},
 		{"transfer overdue", "hotline_tickets_overdue", labels{"stage": "transfer", "unit": "客服中心"}, 1},
+		{"no unit yet", "hotline_tickets_overdue", labels{"stage": "transfer", "unit": "none"}, 2},
 		{"no ticket reads zero", "hotline_tickets_open", labels{"stage": "callback", "unit": "汽车事业部"}, 0},
 		{"unknown units add up in other", "hotline_tickets_open", labels{"stage": "feedback", "unit": "other"}, 5},
 		{"unknown stage in other", "hotline_tickets_open", labels{"stage": "other", "unit": "物流部"}, 9},
@@ -81,7 +83,7 @@ func TestLedgerCollector(t *testing.T) {
 	}
 	t.Run("every stage and unit reported", func(t *testing.T) {
 		cfg := testConfig()
-		want := (len(DefaultStages) + 1) * (len(cfg.Units) + 1)
+		want := (len(DefaultStages) + 1) * (len(cfg.Units) + 2)
 		if got := len(gather(t, reg)["hotline_tickets_overdue"].GetMetric()); got != want {
 			t.Errorf("got %d hotline_tickets_overdue series, want %d", got, want)
 		}

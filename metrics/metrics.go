@@ -99,7 +99,7 @@ func New(reg prometheus.Registerer, cfg Config) (*Metrics, error) {
 		return nil, fmt.Errorf("metrics config: %w", err)
 	}
 	lines := append(append([]string{}, cfg.Lines...), NoLine, Other)
-	units := append(append([]string{}, cfg.Units...), Other)
+	units := append(append([]string{}, cfg.Units...), NoUnit, Other)
 	stages := append(append([]string{}, cfg.Stages...), Other)
 	steps := append(append([]string{}, cfg.Steps...), Other)
 
@@ -158,6 +158,14 @@ func New(reg prometheus.Registerer, cfg Config) (*Metrics, error) {
 	target := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "service_level_target_seconds",
 		Help: "Answer time that counts as answered in time for the service level."})
 	target.Set(cfg.ServiceLevel.Seconds())
+	lineInfo := gauge("line_info", "Display name of a business line (value 1).", "line", "name")
+	for id, name := range cfg.LineNames {
+		lineInfo.WithLabelValues(id, name).Set(1)
+	}
+	unitInfo := gauge("unit_info", "Display name of a responsible unit (value 1).", "unit", "name")
+	for id, name := range cfg.UnitNames {
+		unitInfo.WithLabelValues(id, name).Set(1)
+	}
 
 	for _, l := range lines {
 		m.lines[l] = &lineSeries{
@@ -212,7 +220,7 @@ func New(reg prometheus.Registerer, cfg Config) (*Metrics, error) {
 	for _, c := range []prometheus.Collector{
 		choices, offered, answered, inTime, abandoned, voicemail, queueWait, talkTime,
 		calls, active, ended, deadlines, reopened, callbacks, ratings, backendUp, events, flowErrs,
-		m.agentsLoggedIn, m.agentsAvailable, m.ticketsOpened, m.ticketsRepeat, ledgerWrite, target,
+		m.agentsLoggedIn, m.agentsAvailable, m.ticketsOpened, m.ticketsRepeat, ledgerWrite, target, lineInfo, unitInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -226,19 +234,22 @@ func New(reg prometheus.Registerer, cfg Config) (*Metrics, error) {
 // line returns the series of a business line: NoLine for "", Other for a
 // line not configured.
 func (m *Metrics) line(line string) *lineSeries {
-	if line == "" {
-		return m.lines[NoLine]
-	}
 	if s, ok := m.lines[line]; ok {
 		return s
 	}
-	return m.lines[Other]
+	return m.lines[known(m.lines, line)]
 }
 
-// known returns value when set has it, else Other.
+// known returns value when set has it; else "none" for "" when the set
+// has it (lines, units); else Other.
 func known[V any](set map[string]V, value string) string {
 	if _, ok := set[value]; ok {
 		return value
+	}
+	if value == "" {
+		if _, ok := set[NoUnit]; ok {
+			return NoUnit
+		}
 	}
 	return Other
 }
@@ -319,16 +330,16 @@ func (m *Metrics) deadline(stage, unit string) *deadlineSeries {
 	if s, ok := m.tickets[unitStage{unit, stage}]; ok {
 		return s
 	}
-	if s, ok := m.tickets[unitStage{Other, stage}]; ok {
-		return s
+	// m.reopened is keyed by every unit label.
+	u := known(m.reopened, unit)
+	if _, ok := m.tickets[unitStage{Other, stage}]; !ok {
+		stage = Other
 	}
-	if s, ok := m.tickets[unitStage{unit, Other}]; ok {
-		return s
-	}
-	return m.tickets[unitStage{Other, Other}]
+	return m.tickets[unitStage{u, stage}]
 }
 
-// DeadlineMet counts a timed stage of a ticket done in time by unit.
+// DeadlineMet counts a timed stage of a ticket done in time by unit ("":
+// none yet, as for a transfer).
 func (m *Metrics) DeadlineMet(stage, unit string) { m.deadline(stage, unit).met.Inc() }
 
 // DeadlineMissed counts a timed stage of a ticket done late, or found
@@ -351,13 +362,9 @@ func (m *Metrics) Satisfaction(line, unit string, score Score) {
 	if score < Satisfied || score > Dissatisfied {
 		return
 	}
-	l := NoLine
-	if line != "" {
-		l = known(m.lines, line)
-	}
-	r, ok := m.ratings[lineUnit{l, unit}]
+	r, ok := m.ratings[lineUnit{line, unit}]
 	if !ok {
-		r = m.ratings[lineUnit{l, Other}]
+		r = m.ratings[lineUnit{known(m.lines, line), known(m.reopened, unit)}]
 	}
 	r[score-1].Inc()
 }

@@ -23,12 +23,15 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"duplicate unit", func(c *Config) { c.Units = append(c.Units, c.Units[0]) }},
 		{"reserved line none", func(c *Config) { c.Lines = append(c.Lines, NoLine) }},
 		{"reserved unit other", func(c *Config) { c.Units = append(c.Units, Other) }},
+		{"reserved unit none", func(c *Config) { c.Units = append(c.Units, NoUnit) }},
 		{"phone number as unit", func(c *Config) { c.Units = append(c.Units, "13800138000") }},
 		{"hotline number as line", func(c *Config) { c.Lines = append(c.Lines, "96596") }},
 		{"ticket number as stage", func(c *Config) { c.Stages = []string{"96596-20261129-0001"} }},
 		{"too long", func(c *Config) { c.Units = append(c.Units, strings.Repeat("部", 30)) }},
 		{"not utf-8", func(c *Config) { c.Units = append(c.Units, "\xff") }},
 		{"control character", func(c *Config) { c.Backends = append(c.Backends, "sip\n") }},
+		{"name of an unknown unit", func(c *Config) { c.UnitNames = map[string]string{"nobody": "某部"} }},
+		{"phone number as a name", func(c *Config) { c.LineNames = map[string]string{"1": "客运13800138000"} }},
 		{"negative service level", func(c *Config) { c.ServiceLevel = -time.Second }},
 	}
 	for _, tt := range tests {
@@ -62,7 +65,7 @@ func TestSeriesStartAtZero(t *testing.T) {
 	_, reg := newTestMetrics(t)
 	cfg := testConfig()
 	lines := len(cfg.Lines) + 2 // none, other
-	units := len(cfg.Units) + 1
+	units := len(cfg.Units) + 2 // none, other
 	stages := len(DefaultStages) + 1
 	tests := []struct {
 		name   string
@@ -168,6 +171,14 @@ func TestObservations(t *testing.T) {
 			"hotline_ticket_deadlines_total", labels{"stage": "feedback", "unit": "房产部", "result": "missed"}, 1},
 		{"deadline of unknown unit and stage", func(m *Metrics) { m.DeadlineMissed("lunch", "某某公司") },
 			"hotline_ticket_deadlines_total", labels{"stage": "other", "unit": "other", "result": "missed"}, 1},
+		{"deadline of unknown stage", func(m *Metrics) { m.DeadlineMissed("lunch", "物流部") },
+			"hotline_ticket_deadlines_total", labels{"stage": "other", "unit": "物流部", "result": "missed"}, 1},
+		{"transfer deadline before a unit", func(m *Metrics) { m.DeadlineMet("transfer", "") },
+			"hotline_ticket_deadlines_total", labels{"stage": "transfer", "unit": "none", "result": "met"}, 1},
+		{"flow error of no step", func(m *Metrics) { m.FlowError("") },
+			"hotline_flow_errors_total", labels{"step": "other"}, 1},
+		{"satisfaction of unknown unit", func(m *Metrics) { m.Satisfaction("", "某某公司", Satisfied) },
+			"hotline_satisfaction_responses_total", labels{"line": "none", "unit": "other", "score": "satisfied"}, 1},
 		{"callback attempt", func(m *Metrics) { m.CallbackAttempt(telephony.ReasonNoAnswer) },
 			"hotline_callback_attempts_total", labels{"outcome": "noanswer"}, 1},
 		{"satisfaction", func(m *Metrics) { m.Satisfaction("1", "客运营销部", Dissatisfied) },
@@ -182,6 +193,7 @@ func TestObservations(t *testing.T) {
 			"hotline_events_handled_total", labels{"backend": "sip"}, 1},
 		{"flow error", func(m *Metrics) { m.FlowError("bridge") },
 			"hotline_flow_errors_total", labels{"step": "bridge"}, 1},
+		{"line name", func(m *Metrics) {}, "hotline_line_info", labels{"line": "1", "name": "客运"}, 1},
 		{"ledger write", func(m *Metrics) { m.LedgerWrite(3 * time.Millisecond) },
 			"hotline_ledger_write_duration_seconds", nil, 1},
 	}
@@ -249,6 +261,7 @@ func TestNoPhoneNumberInLabels(t *testing.T) {
 
 	allowed := map[string]bool{"line": true, "unit": true, "stage": true, "where": true, "direction": true,
 		"reason": true, "result": true, "outcome": true, "score": true, "backend": true, "step": true,
+		"name":    true, // display names of lines and units, from the configuration
 		"version": true} // go_info's Go version
 	for name, mf := range gather(t, reg) {
 		for _, s := range mf.GetMetric() {

@@ -20,11 +20,15 @@ type command struct {
 // commands lists the subcommands; each lives in its own cmd_*.go file.
 func commands() map[string]command {
 	return map[string]command{
-		"migrate": migrateCommand(),
-		"tickets": ticketsCommand(),
-		"backup":  backupCommand(),
-		"report":  reportCommand(),
-		"dial":    dialCommand(),
+		"backup":    backupCommand(),
+		"callbacks": callbacksCommand(),
+		"dial":      dialCommand(),
+		"migrate":   migrateCommand(),
+		"qrcode":    qrcodeCommand(),
+		"report":    reportCommand(),
+		"serve":     serveCommand(),
+		"tickets":   ticketsCommand(),
+		"users":     usersCommand(),
 	}
 }
 

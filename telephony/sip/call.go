@@ -84,6 +84,7 @@ type Call struct {
 	dtmfRx  uint8 // and the one we receive
 	writer  *media.RTPPacketWriter
 
+	sendMu   sync.Mutex // one SendDigits at a time
 	writeMu  sync.Mutex // one writer on the RTP stream at a time
 	lastSent time.Time
 	inEvent  bool // a DTMF event is being sent: audio is held back (RFC 4733 §2.5.1.2)
@@ -93,6 +94,7 @@ type Call struct {
 	bridge  atomic.Pointer[Bridge]
 
 	rxPackets atomic.Uint64
+	lastRx    atomic.Int64 // unix ns of the last RTP packet, or of the answer
 }
 
 var _ telephony.Call = (*Call)(nil)
@@ -129,6 +131,20 @@ func (c *Call) deliver(d rune) {
 		c.log.Debug("digit", "digit", string(d))
 	default:
 		c.log.Warn("digit dropped: nobody reads the call's digits", "digit", string(d))
+	}
+}
+
+// pressed delivers a digit detected in the media and, in a bridge with
+// bridge_dtmf on, sends it on to the other party.
+func (c *Call) pressed(d rune) {
+	c.deliver(d)
+	if !c.e.cfg.BridgeDTMF {
+		return
+	}
+	if b := c.bridge.Load(); b != nil {
+		if peer := b.peerOf(c); peer != nil {
+			go func() { _ = peer.SendDigits(peer.ctx, string(d)) }()
+		}
 	}
 }
 
@@ -201,6 +217,7 @@ func (c *Call) startMedia(med *diago.DialogMedia) error {
 		}
 	}
 	c.writer = med.RTPPacketWriter
+	c.lastRx.Store(c.e.now().UnixNano())
 	done := make(chan struct{})
 	c.mu.Lock()
 	if c.ended {
@@ -244,14 +261,15 @@ func (c *Call) readLoop(r *media.RTPPacketReader, done chan struct{}) {
 		hdr := r.PacketHeader
 		now := c.e.now()
 		payload := buf[:n]
+		c.lastRx.Store(now.UnixNano())
 		if c.hasDTMF && hdr.PayloadType == c.dtmfRx {
 			if d := det.packet(hdr.Timestamp, payload, now); d != 0 {
-				c.deliver(d)
+				c.pressed(d)
 			}
 			continue
 		}
 		if d := det.audio(now); d != 0 {
-			c.deliver(d)
+			c.pressed(d)
 		}
 		if hdr.PayloadType != 0 && hdr.PayloadType != 8 {
 			continue // comfort noise and the like
@@ -350,6 +368,8 @@ func (c *Call) SendDigits(ctx context.Context, digits string) error {
 	if !c.hasDTMF {
 		return errors.New("send digits: telephone-event not negotiated")
 	}
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	defer func() {

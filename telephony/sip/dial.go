@@ -20,8 +20,9 @@ const hangupTimeout = 5 * time.Second
 
 // Causes of an abandoned INVITE, told apart after the fact.
 var (
-	errRingTimeout = errors.New("ring timeout")
-	errNoResponse  = errors.New("no response from peer")
+	errRingTimeout  = errors.New("ring timeout")
+	errNoResponse   = errors.New("no response from peer")
+	errCallerGaveUp = errors.New("dial context ended")
 )
 
 // Dial places an outbound call and returns it answered. The ring timeout
@@ -83,7 +84,9 @@ func (e *Engine) dial(ctx context.Context, uri sipmsg.Uri, req telephony.DialReq
 
 	var responded atomic.Bool
 	var gaveUp atomic.Value // errNoResponse or errRingTimeout
-	inviteCtx, cancel := context.WithCancelCause(ctx)
+	// The INVITE's context is detached from ctx so that every way of giving
+	// up goes through giveUp, which knows whether a CANCEL can be sent.
+	inviteCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancel(nil)
 	// A peer that never responded gets no CANCEL (there is no transaction
 	// to cancel) and must not hold the call for timer B: sipgo gives up at
@@ -110,6 +113,8 @@ func (e *Engine) dial(ctx context.Context, uri sipmsg.Uri, req telephony.DialReq
 		}
 	})
 	defer ringT.Stop()
+	stopParent := context.AfterFunc(ctx, func() { giveUp(errCallerGaveUp) })
+	defer stopParent()
 
 	opts := diago.InviteClientOptions{
 		OnResponse: func(res *sipmsg.Response) error {
@@ -142,7 +147,7 @@ func (e *Engine) dial(ctx context.Context, uri sipmsg.Uri, req telephony.DialReq
 		case errors.Is(cause, errRingTimeout):
 			log.Info("dial failed: not answered", "ring", ring)
 			return nil, fail(telephony.ReasonNoAnswer, 487, err)
-		case ctx.Err() != nil:
+		case errors.Is(cause, errCallerGaveUp) || ctx.Err() != nil:
 			return nil, ctx.Err()
 		}
 		// Transport errors: connection refused, no route, DNS.

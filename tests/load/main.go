@@ -213,7 +213,6 @@ func cpuTime() time.Duration {
 // ---- the caller side ----
 
 type leg struct {
-	rtp      *net.UDPConn
 	remote   *net.UDPAddr
 	seq      uint16
 	ts       uint32
@@ -224,6 +223,33 @@ type leg struct {
 	minSeq   atomic.Int64
 	maxSeq   atomic.Int64
 	sess     *sipgo.DialogClientSession
+	ext      int64 // extended sequence number seen last; owned by the reader
+}
+
+// rtpSide is the callers' RTP: one socket and one reader for every call,
+// told apart by the service's source port, so that the caller process
+// stays light and measures the service, not itself.
+type rtpSide struct {
+	conn *net.UDPConn
+	mu   sync.Mutex
+	legs map[int]*leg // by the service's RTP port
+}
+
+func (r *rtpSide) read() {
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := r.conn.ReadFromUDP(buf)
+		if err != nil {
+			return
+		}
+		r.mu.Lock()
+		l := r.legs[from.Port]
+		r.mu.Unlock()
+		if l == nil || n < 12 {
+			continue
+		}
+		l.packet(buf[:n])
+	}
 }
 
 func runCallers(target string, n int, hold time.Duration, rate int) callerReport {
@@ -231,6 +257,13 @@ func runCallers(target string, n int, hold time.Duration, rate int) callerReport
 	cli, _ := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
 	contact := sipmsg.ContactHeader{Address: sipmsg.Uri{User: "load", Host: "127.0.0.1"}}
 	dc := sipgo.NewDialogClientCache(cli, contact)
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		panic(err)
+	}
+	_ = conn.SetReadBuffer(4 << 20)
+	side := &rtpSide{conn: conn, legs: map[int]*leg{}}
+	go side.read()
 	var mu sync.Mutex
 	var legs []*leg
 	var failed atomic.Int64
@@ -242,7 +275,7 @@ func runCallers(target string, n int, hold time.Duration, rate int) callerReport
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l, err := place(dc, target, i)
+			l, err := place(dc, side, target, i)
 			if err != nil {
 				failed.Add(1)
 				fmt.Fprintln(os.Stderr, "call failed:", err)
@@ -296,7 +329,7 @@ func runCallers(target string, n int, hold time.Duration, rate int) callerReport
 				pkt = append(pkt, payload...)
 				l.seq++
 				l.ts += advance
-				_, _ = l.rtp.WriteToUDP(pkt, l.remote)
+				_, _ = conn.WriteToUDP(pkt, l.remote)
 			}
 			mu.Unlock()
 		}
@@ -320,8 +353,8 @@ func runCallers(target string, n int, hold time.Duration, rate int) callerReport
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = l.sess.Bye(ctx)
 		cancel()
-		_ = l.rtp.Close()
 	}
+	_ = conn.Close()
 	slices.Sort(firsts)
 	pct := func(p float64) time.Duration {
 		if len(firsts) == 0 {
@@ -337,12 +370,8 @@ func runCallers(target string, n int, hold time.Duration, rate int) callerReport
 		FirstPacketP50: pct(0.5), FirstPacketP99: pct(0.99), PacketsReceived: recv}
 }
 
-func place(dc *sipgo.DialogClientCache, target string, i int) (*leg, error) {
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		return nil, err
-	}
-	port := conn.LocalAddr().(*net.UDPAddr).Port
+func place(dc *sipgo.DialogClientCache, side *rtpSide, target string, i int) (*leg, error) {
+	port := side.conn.LocalAddr().(*net.UDPAddr).Port
 	sdp := fmt.Sprintf("v=0\r\no=- %d 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n", i, port)
 	var uri sipmsg.Uri
 	_ = sipmsg.ParseUri("sip:96596@"+target, &uri)
@@ -350,59 +379,42 @@ func place(dc *sipgo.DialogClientCache, target string, i int) (*leg, error) {
 	defer cancel()
 	sess, err := dc.Invite(ctx, uri, []byte(sdp), sipmsg.NewHeader("Content-Type", "application/sdp"))
 	if err != nil {
-		conn.Close()
 		return nil, err
 	}
-	l := &leg{rtp: conn, ssrc: uint32(i + 1), sess: sess}
-	l.minSeq.Store(-1)
-	// The reader starts before the answer so no early packet is missed.
-	go l.read()
+	l := &leg{ssrc: uint32(i + 1), sess: sess, ext: -1}
 	if err := sess.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
-		conn.Close()
 		return nil, err
 	}
 	l.answered.Store(time.Now().UnixNano())
-	if err := sess.Ack(ctx); err != nil {
-		conn.Close()
-		return nil, err
-	}
 	l.remote, err = remoteRTP(sess.InviteResponse.Body())
 	if err != nil {
-		conn.Close()
+		return nil, err
+	}
+	// Known before the ACK: the service sends nothing until it has it.
+	side.mu.Lock()
+	side.legs[l.remote.Port] = l
+	side.mu.Unlock()
+	if err := sess.Ack(ctx); err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
-func (l *leg) read() {
-	buf := make([]byte, 1500)
-	var ext int64 = -1
-	for {
-		n, _, err := l.rtp.ReadFromUDP(buf)
-		if err != nil {
-			return
+// packet counts one RTP packet of the service.
+func (l *leg) packet(p []byte) {
+	if l.recv.Add(1) == 1 {
+		if a := l.answered.Load(); a > 0 {
+			l.first.Store(time.Now().UnixNano() - a)
 		}
-		if n < 12 {
-			continue
-		}
-		if l.recv.Add(1) == 1 {
-			if a := l.answered.Load(); a > 0 {
-				l.first.Store(time.Now().UnixNano() - a)
-			}
-		}
-		seq := int64(binary.BigEndian.Uint16(buf[2:]))
-		if ext < 0 {
-			ext = seq
-			l.minSeq.Store(seq)
-		} else {
-			// Unwrap the 16-bit sequence number.
-			d := (seq - ext%65536 + 65536) % 65536
-			if d < 32768 {
-				ext += d
-			}
-		}
-		l.maxSeq.Store(ext)
 	}
+	seq := int64(binary.BigEndian.Uint16(p[2:]))
+	if l.ext < 0 {
+		l.ext = seq
+		l.minSeq.Store(seq)
+	} else if d := (seq - l.ext%65536 + 65536) % 65536; d < 32768 {
+		l.ext += d // unwrap the 16-bit sequence number
+	}
+	l.maxSeq.Store(l.ext)
 }
 
 func remoteRTP(sdp []byte) (*net.UDPAddr, error) {

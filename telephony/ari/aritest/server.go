@@ -1,0 +1,780 @@
+// Package aritest is an in-process Asterisk ARI server for tests: the REST
+// resources and the events WebSocket of the subset of ARI the hotline uses,
+// behaving as the transcripts recorded from Asterisk 22 (testdata/
+// transcripts; TestTranscripts replays every one of them against it) say
+// Asterisk behaves, with scriptable far ends.
+//
+// A test:
+//
+//	srv, _ := aritest.Start(aritest.Options{})     // 127.0.0.1, free port
+//	cfg := ari.Config{URL: srv.URL(), Username: "hotline", Password: "hotline-secret"}
+//	... start the ARI engine, srv.AwaitConnected(ctx, true) ...
+//	caller, _ := srv.Call(aritest.Inbound{Caller: "13800000001", Args: []string{"inbound"}})
+//	caller.NextType(ctx, "PlaybackStarted")        // the first prompt started
+//	caller.Press("1")                              // ChannelDtmfReceived
+//	caller.Hangup()                                // the caller hangs up
+//	srv.Recordings(); srv.Bridges(); srv.History() // what happened
+//
+// Originates go to scripted endpoints (Options.Endpoints, SetEndpoint):
+// answer after a ring time (OnAnswer then drives the answered phone), busy
+// (cause 17), no answer (19 at the originate's timeout), unreachable (18
+// after timer B), declined (21); AwaitOriginate returns the phone of an
+// originate. Faults: DropConnection, SetDown (refuse everything), Stall
+// (REST never answers), Inject (any frame on the events WebSocket).
+// ManualClock with Advance makes timing deterministic.
+package aritest
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DateFormat is ARI's timestamp format.
+const DateFormat = "2006-01-02T15:04:05.000-0700"
+
+// ErrStasisFailed is returned by Call when no WebSocket is connected for the
+// application: Asterisk then fails Stasis() at once (STASISSTATUS=FAILED)
+// and the dialplan goes on to its fallback.
+var ErrStasisFailed = errors.New("stasis failed: application not connected")
+
+// Options configure a Server. The zero value is usable.
+type Options struct {
+	App      string // Stasis application; default "hotline"
+	Username string // ARI user; default "hotline"
+	Password string // default "hotline-secret"
+
+	// PlaybackLength is how long a sound plays unless stopped; default 200ms.
+	PlaybackLength time.Duration
+	// SoundLengths overrides PlaybackLength per media URI ("sound:welcome").
+	SoundLengths map[string]time.Duration
+	// MissingSounds are sound names that do not exist: their playback
+	// starts and then fails at once, as Asterisk does.
+	MissingSounds []string
+
+	// Endpoints says what happens when the application originates to a
+	// dial string. Keys are "PJSIP/unit", or just the resource "unit"
+	// (also matching "PJSIP/13800000000@unit"). Nil uses LabEndpoints.
+	// Unknown endpoints get 500 "Allocation failed".
+	Endpoints map[string]Outcome
+
+	// ManualClock stops time in the server: timers (playback ends, ring
+	// timeouts, answers, maxDurationSeconds) fire only when the test calls
+	// Advance, which makes a replay deterministic.
+	ManualClock bool
+
+	// TimeScale scales the times given in requests (originate timeout,
+	// maxDurationSeconds) and the lab's fixed times (32 s timer B) so that
+	// tests run fast; default 1.
+	TimeScale float64
+}
+
+// Result is what an originated call does at the far end.
+type Result int
+
+// The originate results, as recorded with SIPp in the lab.
+const (
+	Answer      Result = iota // rings, then answers: StasisStart
+	Busy                      // 486: cause 17
+	NoAnswer                  // rings until the originate timeout: cause 19 (480)
+	Unreachable               // nobody listens: cause 18 (408) after timer B
+	Reject                    // 603 Decline: cause 21
+)
+
+// Outcome scripts an endpoint.
+type Outcome struct {
+	Result Result
+	// After is the ring time before answering, or before the busy or
+	// reject. Default 10ms.
+	After time.Duration
+	// OnAnswer runs on its own goroutine once the answered channel is in
+	// Stasis; the phone presses keys or hangs up from there.
+	OnAnswer func(*Phone)
+}
+
+// LabEndpoints are the PJSIP endpoints of the lab the transcripts were
+// recorded in.
+func LabEndpoints() map[string]Outcome {
+	return map[string]Outcome{
+		"sipp":     {Result: Answer},
+		"unit":     {Result: Answer},
+		"busy":     {Result: Busy},
+		"noanswer": {Result: NoAnswer},
+		"dead":     {Result: Unreachable},
+	}
+}
+
+// Server is a fake Asterisk with ARI.
+type Server struct {
+	opts Options
+	ln   net.Listener
+	http *http.Server
+
+	mu         sync.Mutex
+	seq        int
+	conn       *wsConn // the connection that receives the app's events
+	conns      map[*wsConn]bool
+	channels   map[string]*channel
+	playbacks  map[string]*playback
+	live       map[string]*recording
+	stored     map[string]storedRecording
+	bridges    map[string]*bridge
+	requests   []Request
+	stall      bool
+	stallDone  chan struct{}
+	phones     []*Phone
+	phoneAdded chan struct{}
+	connChange chan struct{}
+	history    []string
+	down       bool
+	accepted   int // events WebSockets for the app, ever
+	closed     bool
+	vnow       time.Duration // manual clock: time since start
+	vbase      time.Time
+	vtimers    []*vtimer
+}
+
+// Request is a REST request the server answered.
+type Request struct {
+	Method, Path string
+	Query        map[string]string
+	Status       int
+	At           time.Time // when it arrived
+	Channel      string    // the channel it concerns (directly or through a playback), if any
+}
+
+// Start listens on 127.0.0.1 at a free port and serves.
+func Start(opts Options) (*Server, error) {
+	if opts.App == "" {
+		opts.App = "hotline"
+	}
+	if opts.Username == "" {
+		opts.Username = "hotline"
+	}
+	if opts.Password == "" {
+		opts.Password = "hotline-secret"
+	}
+	if opts.PlaybackLength <= 0 {
+		opts.PlaybackLength = 200 * time.Millisecond
+	}
+	if opts.Endpoints == nil {
+		opts.Endpoints = LabEndpoints()
+	}
+	eps := make(map[string]Outcome, len(opts.Endpoints))
+	for k, v := range opts.Endpoints {
+		eps[k] = v
+	}
+	opts.Endpoints = eps
+	if opts.TimeScale <= 0 {
+		opts.TimeScale = 1
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("aritest: listen: %w", err)
+	}
+	s := &Server{
+		vbase:      time.Now(),
+		opts:       opts,
+		ln:         ln,
+		conns:      map[*wsConn]bool{},
+		channels:   map[string]*channel{},
+		playbacks:  map[string]*playback{},
+		live:       map[string]*recording{},
+		stored:     map[string]storedRecording{},
+		bridges:    map[string]*bridge{},
+		phoneAdded: make(chan struct{}),
+		connChange: make(chan struct{}),
+	}
+	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = s.http.Serve(ln) }()
+	return s, nil
+}
+
+// URL is the ARI base URL, e.g. http://127.0.0.1:40123/ari.
+func (s *Server) URL() string { return "http://" + s.ln.Addr().String() + "/ari" }
+
+// Addr is the listening address.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Close stops the server, closing every connection.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	if s.stall {
+		s.stall = false
+		close(s.stallDone)
+	}
+	conns := make([]*wsConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	for _, ch := range s.channels {
+		ch.stopTimers()
+	}
+	for _, pb := range s.playbacks {
+		pb.stopTimer()
+	}
+	for _, r := range s.live {
+		r.stopTimer()
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = s.http.Shutdown(ctx)
+	_ = s.http.Close()
+}
+
+// Stall makes every REST request hang until the client gives up (or
+// Unstall), as an Asterisk that accepts connections but never answers.
+func (s *Server) Stall() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.stall && !s.closed {
+		s.stall = true
+		s.stallDone = make(chan struct{})
+	}
+}
+
+// Unstall lets REST requests through again.
+func (s *Server) Unstall() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stall {
+		s.stall = false
+		close(s.stallDone)
+	}
+}
+
+// Connected reports whether an events WebSocket for the app is open.
+func (s *Server) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn != nil
+}
+
+// AwaitConnected waits until an events WebSocket for the app is open (want
+// true) or none is (want false).
+func (s *Server) AwaitConnected(ctx context.Context, want bool) error {
+	for {
+		s.mu.Lock()
+		got, ch := s.conn != nil, s.connChange
+		s.mu.Unlock()
+		if got == want {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("aritest: await connected=%v: %w", want, ctx.Err())
+		}
+	}
+}
+
+// Accepted counts the events WebSockets for the app accepted so far.
+func (s *Server) Accepted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.accepted
+}
+
+// AwaitAccepted waits until n events WebSockets for the app have been
+// accepted in all (the newest is then the one that gets the events).
+func (s *Server) AwaitAccepted(ctx context.Context, n int) error {
+	for {
+		s.mu.Lock()
+		got, ch := s.accepted, s.connChange
+		s.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("aritest: await %d connections: %w", n, ctx.Err())
+		}
+	}
+}
+
+func (s *Server) noteConnChange() {
+	close(s.connChange)
+	s.connChange = make(chan struct{})
+}
+
+// DropConnection closes the app's events WebSocket from the server side,
+// as a network failure or an Asterisk restart of the HTTP server would.
+// Events raised while no connection is open are lost, as in Asterisk.
+func (s *Server) DropConnection() {
+	s.mu.Lock()
+	conns := make([]*wsConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+}
+
+// SetDown takes the HTTP side down (every request and WebSocket dial is
+// refused with 503) and drops the events WebSocket, or brings it back.
+// Calls stay in Stasis meanwhile; their events are lost, as in Asterisk.
+func (s *Server) SetDown(down bool) {
+	s.mu.Lock()
+	s.down = down
+	s.mu.Unlock()
+	if down {
+		s.DropConnection()
+	}
+}
+
+// SetEndpoint scripts (or re-scripts) what originates to endpoint do; see
+// Options.Endpoints for the keys.
+func (s *Server) SetEndpoint(endpoint string, o Outcome) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	eps := make(map[string]Outcome, len(s.opts.Endpoints)+1)
+	for k, v := range s.opts.Endpoints {
+		eps[k] = v
+	}
+	eps[endpoint] = o
+	s.opts.Endpoints = eps
+}
+
+// Inject sends raw bytes as one text frame on the app's events WebSocket
+// (an unknown event type, a malformed frame).
+func (s *Server) Inject(frame []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil {
+		s.conn.send(frame)
+	}
+}
+
+// Requests returns the REST requests answered so far, in order.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// History is a readable log of what the far ends saw: "answer ch",
+// "play ch sound:welcome", "record ch name", "hangup ch cause 16", ...
+func (s *Server) History() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.history...)
+}
+
+func (s *Server) logf(format string, args ...any) {
+	s.history = append(s.history, fmt.Sprintf(format, args...))
+}
+
+// RecordingInfo describes a finished (stored) recording.
+type RecordingInfo struct {
+	Name      string
+	Format    string
+	TargetURI string // channel:<id> or bridge:<id>
+	Duration  time.Duration
+}
+
+// Recordings returns the stored recordings, sorted by name.
+func (s *Server) Recordings() []RecordingInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]RecordingInfo, 0, len(s.stored))
+	for _, r := range s.stored {
+		out = append(out, RecordingInfo{Name: r.Name, Format: r.Format, TargetURI: r.TargetURI, Duration: r.Duration})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// BridgeInfo describes a bridge.
+type BridgeInfo struct {
+	ID       string
+	Channels []string
+	// Joined lists every channel that was ever in the bridge, in order.
+	Joined    []string
+	Destroyed bool
+}
+
+// Bridges returns the bridges the application created, in creation order.
+func (s *Server) Bridges() []BridgeInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]BridgeInfo, 0, len(s.bridges))
+	for _, b := range s.bridges {
+		out = append(out, BridgeInfo{ID: b.id, Channels: append([]string(nil), b.channels...),
+			Joined: append([]string(nil), b.joined...), Destroyed: b.destroyed})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// ChannelsInStasis returns the ids of the channels in the application.
+func (s *Server) ChannelsInStasis() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stasisIDs()
+}
+
+func (s *Server) stasisIDs() []string {
+	ids := []string{}
+	for id, ch := range s.channels {
+		if ch.inStasis {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// clock is the server's time (virtual with ManualClock).
+func (s *Server) clock() time.Time {
+	if s.opts.ManualClock {
+		return s.vbase.Add(s.vnow)
+	}
+	return time.Now()
+}
+
+// vtimer is a timer of the manual clock.
+type vtimer struct {
+	due     time.Duration
+	seq     int
+	f       func()
+	stopped bool
+}
+
+func (t *vtimer) Stop() bool { was := !t.stopped; t.stopped = true; return was }
+
+// Advance moves the manual clock forward to t (since the server started),
+// firing the timers due in order. Earlier times are ignored.
+func (s *Server) Advance(t time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		var next *vtimer
+		for _, vt := range s.vtimers {
+			if !vt.stopped && vt.due <= t && (next == nil || vt.due < next.due || (vt.due == next.due && vt.seq < next.seq)) {
+				next = vt
+			}
+		}
+		if next == nil {
+			break
+		}
+		next.stopped = true
+		if next.due > s.vnow {
+			s.vnow = next.due
+		}
+		next.f()
+	}
+	if t > s.vnow {
+		s.vnow = t
+	}
+	live := s.vtimers[:0]
+	for _, vt := range s.vtimers {
+		if !vt.stopped {
+			live = append(live, vt)
+		}
+	}
+	s.vtimers = live
+}
+
+// now returns the time for timestamps.
+func now() string { return time.Now().Format(DateFormat) }
+
+// scale shortens a duration by the TimeScale.
+func (s *Server) scale(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * s.opts.TimeScale)
+}
+
+// emit sends an event to the application's connection (if any). It must
+// be called with s.mu held: events leave in the order they were raised.
+func (s *Server) emit(ev map[string]any) {
+	ev["timestamp"] = now()
+	ev["asterisk_id"] = "00:00:00:00:00:00"
+	ev["application"] = s.opts.App
+	if s.conn == nil {
+		return // Asterisk drops events while the app is not connected
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		panic("aritest: marshal event: " + err.Error())
+	}
+	s.conn.send(b)
+}
+
+// after runs f with s.mu held after d, unless the server closed. The timer
+// is returned so that the caller may stop it.
+func (s *Server) after(d time.Duration, f func()) interface{ Stop() bool } {
+	if s.opts.ManualClock {
+		s.seq++
+		vt := &vtimer{due: s.vnow + d, seq: s.seq, f: f}
+		s.vtimers = append(s.vtimers, vt)
+		return vt
+	}
+	return time.AfterFunc(d, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed {
+			return
+		}
+		f()
+	})
+}
+
+// ServeHTTP routes /ari/events to the WebSocket and the rest to REST.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	down := s.down
+	s.mu.Unlock()
+	if down {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return
+	}
+	if r.URL.Path == "/ari/events" && r.URL.Query().Get("app") == "" {
+		s.serveEvents(w, r) // 400 before any credential check, as Asterisk
+		return
+	}
+	if !s.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Asterisk REST Interface"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Authentication required"})
+		return
+	}
+	if r.URL.Path == "/ari/events" {
+		s.serveEvents(w, r)
+		return
+	}
+	s.mu.Lock()
+	stall, stallDone := s.stall, s.stallDone
+	s.mu.Unlock()
+	if stall {
+		select {
+		case <-stallDone:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	s.serveREST(w, r)
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	if u, p, ok := r.BasicAuth(); ok {
+		return u == s.opts.Username && p == s.opts.Password
+	}
+	if k := r.URL.Query().Get("api_key"); k != "" {
+		return k == s.opts.Username+":"+s.opts.Password
+	}
+	return false
+}
+
+func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
+	app := r.URL.Query().Get("app")
+	if app == "" {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte("<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\r\n<html><head>\r\n<title>400 Bad Request</title>\r\n</head><body>\r\n<h1>Bad Request</h1>\r\n<p>Invalid application provided in SubscribeAll.</p>\r\n<hr />\r\n<address>Asterisk Server</address>\r\n</body></html>\r\n"))
+		return
+	}
+	c, err := upgrade(w, r)
+	if err != nil {
+		return // upgrade wrote the answer
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		c.close()
+		return
+	}
+	s.conns[c] = true
+	if app == s.opts.App {
+		if old := s.conn; old != nil {
+			// A second WebSocket replaces the first, which is told and
+			// then hears nothing more (it is not closed).
+			s.emit(map[string]any{"type": "ApplicationReplaced"})
+		}
+		s.conn = c
+		s.accepted++
+		s.noteConnChange()
+	}
+	s.mu.Unlock()
+	c.run() // until closed by either side
+	s.mu.Lock()
+	delete(s.conns, c)
+	if s.conn == c {
+		s.conn = nil
+		s.noteConnChange()
+	}
+	s.mu.Unlock()
+}
+
+// wsConn is one events WebSocket (server side, RFC 6455) with an unbounded
+// send queue, so that the server never blocks on a slow reader while
+// holding its lock. Queued frames go out in one write.
+type wsConn struct {
+	conn   net.Conn
+	rd     *bufio.Reader
+	bw     *bufio.Writer
+	mu     sync.Mutex
+	queue  [][]byte
+	wake   chan struct{}
+	done   chan struct{}
+	closed bool
+}
+
+// upgrade answers a WebSocket handshake and takes over the connection.
+func upgrade(w http.ResponseWriter, r *http.Request) (*wsConn, error) {
+	key := r.Header.Get("Sec-WebSocket-Key")
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || key == "" {
+		http.Error(w, "not a websocket handshake", http.StatusBadRequest)
+		return nil, errors.New("not a websocket handshake")
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		http.Error(w, "cannot hijack", http.StatusInternalServerError)
+		return nil, errors.New("cannot hijack")
+	}
+	conn, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, err
+	}
+	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	c := &wsConn{conn: conn, rd: brw.Reader, bw: bufio.NewWriterSize(conn, 64<<10),
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
+	// The 101 goes out as the first write of run, after the connection is
+	// registered: a client that saw it can rely on getting events.
+	c.bw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+		base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n")
+	return c, nil
+}
+
+func (c *wsConn) send(frame []byte) {
+	c.mu.Lock()
+	if !c.closed {
+		c.queue = append(c.queue, frame)
+	}
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *wsConn) close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	close(c.done)
+	c.mu.Unlock()
+	_ = c.conn.Close()
+}
+
+// writeFrame buffers one unmasked text frame.
+func (c *wsConn) writeFrame(p []byte) error {
+	var h [10]byte
+	h[0] = 0x81 // FIN, text
+	n := 2
+	switch l := len(p); {
+	case l < 126:
+		h[1] = byte(l)
+	case l < 1<<16:
+		h[1] = 126
+		h[2], h[3] = byte(l>>8), byte(l)
+		n = 4
+	default:
+		h[1] = 127
+		for i := range 8 {
+			h[2+i] = byte(uint64(l) >> (56 - 8*i))
+		}
+		n = 10
+	}
+	if _, err := c.bw.Write(h[:n]); err != nil {
+		return err
+	}
+	_, err := c.bw.Write(p)
+	return err
+}
+
+// run writes queued frames and reads (and discards) what the client sends,
+// until either side closes.
+func (c *wsConn) run() {
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		_, _ = io.Copy(io.Discard, c.rd) // until the client closes
+		c.close()
+	}()
+	first := true
+	for {
+		c.mu.Lock()
+		q := c.queue
+		c.queue = nil
+		c.mu.Unlock()
+		for _, f := range q {
+			if err := c.writeFrame(f); err != nil {
+				break
+			}
+		}
+		if len(q) > 0 || first {
+			first = false
+			if err := c.bw.Flush(); err != nil {
+				c.close()
+				<-readDone
+				return
+			}
+		}
+		select {
+		case <-c.wake:
+		case <-c.done:
+			<-readDone
+			return
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if body != nil {
+		_ = json.NewEncoder(w).Encode(body)
+	}
+}
+
+// splitPath returns the unescaped segments of an /ari/... path.
+func splitPath(r *http.Request) []string {
+	p := strings.TrimPrefix(r.URL.EscapedPath(), "/ari/")
+	parts := strings.Split(strings.Trim(p, "/"), "/")
+	for i, s := range parts {
+		parts[i] = unescape(s)
+	}
+	return parts
+}
+
+func unescape(s string) string {
+	if u, err := url.PathUnescape(s); err == nil {
+		return u
+	}
+	return s
+}
