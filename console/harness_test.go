@@ -109,16 +109,16 @@ var testUsers = []testUser{
 var hashOnce = sync.OnceValues(func() ([]byte, error) { return bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost) })
 
 // newHarness is a console over the in-memory ledger.
-func newHarness(t *testing.T, cfg console.Config) *harness {
+func newHarness(t testing.TB, cfg console.Config) *harness {
 	return build(t, cfg, false)
 }
 
 // newLedgerHarness is a console over the real ledger in a SQLite file.
-func newLedgerHarness(t *testing.T, cfg console.Config) *harness {
+func newLedgerHarness(t testing.TB, cfg console.Config) *harness {
 	return build(t, cfg, true)
 }
 
-func build(t *testing.T, cfg console.Config, real bool) *harness {
+func build(t testing.TB, cfg console.Config, real bool) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	store, err := ticket.Open(ctx, filepath.Join(t.TempDir(), "ledger.db"))
@@ -145,7 +145,7 @@ func build(t *testing.T, cfg console.Config, real bool) *harness {
 	h := &harness{bus: ivr.NewBus(), store: store}
 	var ledger console.Ledger
 	if real {
-		ledger = ticketledger.New(store, nil)
+		ledger = ticketledger.New(store, ticketledger.Reports{}, nil)
 		var calls atomic.Int64
 		h.open = func(caller, line string) ivr.Ticket {
 			callID := fmt.Sprintf("call-%d", calls.Add(1))

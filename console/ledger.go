@@ -261,15 +261,16 @@ type Report struct {
 	Body        []byte
 }
 
-// UnitScore is a unit's line of the monthly assessment.
+// UnitScore is a unit's line of the monthly assessment (第十五条).
 type UnitScore struct {
 	Unit         string
 	Tickets      int
-	RepliedLate  int
-	Open         int
-	Satisfied    int
+	Complaints   int
+	LateFeedback int
 	Dissatisfied int
-	Score        float64
+	Returned     int
+	Reopened     int
+	Points       float64
 }
 
 // QRSubmission is what the public QR form sends.

@@ -116,6 +116,14 @@ func TestAgentAnswersScreenPop(t *testing.T) {
 		if rec.Closed == nil || rec.Closed.Agent != "a1" || rec.Closed.Reason != telephony.ReasonNormal {
 			t.Errorf("call record %+v, want closed normally with agent a1", rec.Closed)
 		}
+		var kinds []string
+		for _, r := range v.Recordings(rec.Ticket) {
+			kinds = append(kinds, r.Kind)
+		}
+		slices.Sort(kinds)
+		if want := []string{ivr.RecordingCall, ivr.RecordingConversation}; !slices.Equal(kinds, want) {
+			t.Errorf("recordings %v, want %v", kinds, want)
+		}
 	})
 }
 
@@ -218,7 +226,8 @@ func TestTransferToUnit(t *testing.T) {
 				if got := call.Played(); !slices.Contains(got, "transfer-failed") || got[len(got)-1] != "goodbye" {
 					t.Errorf("caller heard %v, want transfer-failed and, at the end, goodbye", got)
 				}
-				if got, want := h.engine.Bridges()[0].Log(), []string{"add c1", "add out-sip:a1@127.0.0.1", "remove c1", "add c1", "remove c1", "close"}; !slices.Equal(got, want) {
+				if got, want := h.engine.Bridges()[0].Log(), []string{"add c1", "add out-sip:a1@127.0.0.1", "record talk-c1",
+					"remove c1", "add c1", "remove c1", "stop recording talk-c1", "close"}; !slices.Equal(got, want) {
 					t.Errorf("bridge log %v, want %v", got, want)
 				}
 			} else {

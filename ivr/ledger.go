@@ -21,11 +21,15 @@ type Ledger interface {
 	TagLine(ctx context.Context, callID string, ticket TicketID, line string) (Ticket, error)
 	// CloseCall completes the call record.
 	CloseCall(ctx context.Context, c CallClose) error
-	// AttachRecording adds a recording (of the call, or a message the
-	// caller left) to the ticket.
+	// AttachRecording adds a recording to the ticket: a message the caller
+	// left, or the conversation with agent and unit. (The call's own
+	// recording comes with CloseCall.)
 	AttachRecording(ctx context.Context, ticket TicketID, callID string, rec Recording) error
-	// AssignAgent records that an agent took the ticket's call.
-	AssignAgent(ctx context.Context, ticket TicketID, agentID string, at time.Time) error
+	// AssignAgent records that an agent took the call (and its ticket).
+	AssignAgent(ctx context.Context, callID string, ticket TicketID, agentID string, at time.Time) error
+	// History lists the caller's earlier tickets, newest first, for the
+	// screen-pop; none for CallerUnknown.
+	History(ctx context.Context, caller string, except TicketID) ([]TicketSummary, error)
 	// RecordTransfer records that the caller was put through to a unit.
 	RecordTransfer(ctx context.Context, ticket TicketID, unitID string, at time.Time) error
 	// RecordTransferFailure records a transfer that did not connect.
@@ -40,12 +44,12 @@ type Ledger interface {
 
 // Calendar is the working calendar: office hours, weekends, holidays and
 // make-up working days.
+// *calendar.Calendar of package ticket implements it.
 type Calendar interface {
-	// Open reports whether t is inside office hours.
-	Open(t time.Time) bool
-	// NextOpening returns the start of the next working period after t
-	// (t itself when open).
-	NextOpening(t time.Time) time.Time
+	// IsOpen reports whether t is inside office hours.
+	IsOpen(t time.Time) bool
+	// NextOpen returns t when open, else the start of the next opening.
+	NextOpen(t time.Time) time.Time
 }
 
 // TicketID identifies a ticket in the ledger.
@@ -61,8 +65,8 @@ type Ticket struct {
 	Line    string    `json:"line,omitempty"`
 	Status  string    `json:"status"`
 	Opened  time.Time `json:"opened"`
-	// Earlier lists the caller's earlier tickets, newest first, for the
-	// agent's screen-pop; the ledger fills it on OpenCall.
+	// Earlier lists the caller's earlier tickets, newest first, filled for
+	// the agent's screen-pop.
 	Earlier []TicketSummary `json:"earlier,omitempty"`
 }
 
@@ -104,6 +108,8 @@ type CallClose struct {
 	Choice    string // IVR key pressed, "" for none
 	Agent     string // agent who answered, "" for none
 	Recording string // path of the call recording, "" for none
+	// RecordingDuration is the length of the call recording.
+	RecordingDuration time.Duration
 }
 
 // Recording is a recording attached to a ticket.
@@ -115,8 +121,9 @@ type Recording struct {
 
 // The kinds of recordings.
 const (
-	RecordingCall    = "call"
-	RecordingMessage = "message"
+	RecordingCall         = "call"         // the caller's leg from answer
+	RecordingConversation = "conversation" // the bridge with agent (and unit)
+	RecordingMessage      = "message"      // a message the caller left
 )
 
 // ErrNoSuchCall is returned for a transfer request on a ticket that has no

@@ -218,3 +218,24 @@ func TestNormaliseCaller(t *testing.T) {
 		}
 	}
 }
+
+// TestHangupAtAnswer: a caller gone by the time the call is answered still
+// leaves a ticket and a closed call record.
+func TestHangupAtAnswer(t *testing.T) {
+	h := newHarness(t, testConfig(), ivrtest.Calendar{}, nil)
+	call := h.call("c1", "13812345678")
+	call.HangupRemote()
+	h.wait(h.ring(call))
+	h.ledger.Read(func(v ivrtest.View) {
+		rec, ok := v.Call("c1")
+		if !ok || rec.Closed == nil || rec.Closed.Reason != telephony.ReasonHungUp {
+			t.Fatalf("call record %+v, want closed as hung up", rec)
+		}
+		if _, ok := v.Ticket(rec.Ticket); !ok {
+			t.Error("no ticket")
+		}
+	})
+	if got := call.Played(); len(got) != 0 {
+		t.Errorf("played %v to a caller who had gone", got)
+	}
+}

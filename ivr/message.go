@@ -58,7 +58,7 @@ func (f *flow) recordMessage(ctx context.Context, why string) error {
 	if err := f.s.ledger.AttachRecording(cctx, t.ID, f.info.ID, Recording{Kind: RecordingMessage, Path: res.Path, Duration: res.Duration}); err != nil {
 		return fmt.Errorf("attach message: %w", err)
 	}
-	due := f.s.cal.NextOpening(f.s.now())
+	due := f.s.cal.NextOpen(f.s.now())
 	if err := f.s.ledger.ScheduleCallback(cctx, t.ID, due, why); err != nil {
 		return fmt.Errorf("schedule callback: %w", err)
 	}

@@ -148,13 +148,20 @@ func (s *Service) HandleCall(ctx context.Context, call telephony.Call) {
 		ticketReady: make(chan struct{}),
 	}
 	s.obs.CallStarted(info.Direction)
-	if err := call.Answer(ctx); err != nil {
-		f.log.Warn("answer failed", "err", err)
-		s.obs.CallEnded(info.Direction, telephony.ReasonOf(err))
+	answerErr := call.Answer(ctx)
+	if answerErr != nil && !errors.Is(answerErr, telephony.ErrHungUp) {
+		f.log.Warn("answer failed", "err", answerErr)
+		s.obs.CallEnded(info.Direction, telephony.ReasonOf(answerErr))
 		return
 	}
 	answered := s.now()
+	// A caller who hung up as the call was answered reached the hotline
+	// all the same: the call and its ticket are recorded.
 	f.openTicket(ctx, answered)
+	if answerErr != nil {
+		f.finish(ctx, answerErr)
+		return
+	}
 	if s.cfg.RecordCalls() {
 		f.startRecording(ctx)
 	}
@@ -207,7 +214,7 @@ func (f *flow) lineLabel() string {
 }
 
 func (f *flow) run(ctx context.Context, answered time.Time) error {
-	if !f.s.cal.Open(answered) {
+	if !f.s.cal.IsOpen(answered) {
 		return f.afterHours(ctx)
 	}
 	f.setStage(stageMenu)
@@ -284,7 +291,10 @@ func (f *flow) tagLine(ctx context.Context, line Line) {
 		return
 	}
 	f.mu.Lock()
-	f.ticket = merged
+	f.ticket.ID, f.ticket.Number, f.ticket.Line = merged.ID, merged.Number, line.code()
+	if merged.ID != t.ID {
+		f.log.Info("ticket merged into an earlier one (并单)", "ticket", merged.ID)
+	}
 	f.mu.Unlock()
 }
 
@@ -379,19 +389,15 @@ func (f *flow) finish(ctx context.Context, flowErr error) {
 	if err != nil {
 		return
 	}
-	rec := ""
-	for _, r := range f.recDone {
-		if err := f.s.ledger.AttachRecording(ctx, t.ID, f.info.ID, Recording{Kind: RecordingCall, Path: r.Path, Duration: r.Duration}); err != nil {
-			f.log.Error("attach call recording", "err", err)
-		}
-		if rec == "" {
-			rec = r.Path
-		}
-	}
 	f.mu.Lock()
 	closing := CallClose{CallID: f.info.ID, Ticket: t.ID, Ended: end.At, Reason: end.Reason, Cause: end.Cause, By: end.By,
-		Choice: f.choice, Agent: f.agent, Recording: rec}
+		Choice: f.choice, Agent: f.agent}
 	f.mu.Unlock()
+	// A call has one recording, up to a message the caller may have left
+	// (which is attached on its own).
+	if len(f.recDone) > 0 {
+		closing.Recording, closing.RecordingDuration = f.recDone[0].Path, f.recDone[0].Duration
+	}
 	if err := f.s.ledger.CloseCall(ctx, closing); err != nil {
 		f.log.Error("close call record", "err", err)
 	}

@@ -160,9 +160,13 @@ func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) 
 		s.obs.FlowError(stepBridge)
 		return false, fmt.Errorf("bridge caller and agent: %w", err)
 	}
+	var talkRec telephony.Recording
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
+		if talkRec != nil {
+			f.attachConversation(cctx, talkRec)
+		}
 		_ = bridge.Close(cctx)
 	}()
 	if err := bridge.Add(ctx, f.call); err != nil {
@@ -176,13 +180,24 @@ func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) 
 	f.mu.Lock()
 	f.agent = agent.ID
 	f.mu.Unlock()
+	if s.cfg.RecordCalls() {
+		// The conversation is recorded on the bridge: it goes on through a
+		// transfer, whoever joins or leaves.
+		if talkRec, err = bridge.Record(ctx, recordingName("talk", f.info.ID)); err != nil {
+			f.log.Error("record conversation", "err", err)
+			s.obs.FlowError(stepRecord)
+		}
+	}
 
 	t, err := f.currentTicket(ctx)
 	if err != nil {
 		return false, err
 	}
-	if err := s.ledger.AssignAgent(ctx, t.ID, agent.ID, s.now()); err != nil {
+	if err := s.ledger.AssignAgent(ctx, f.info.ID, t.ID, agent.ID, s.now()); err != nil {
 		f.log.Error("assign agent", "agent", agent.ID, "err", err)
+	}
+	if t.Earlier, err = s.ledger.History(ctx, t.Caller, t.ID); err != nil {
+		f.log.Error("caller history", "err", err)
 	}
 	// Transfers are accepted from the moment the agent sees the ticket.
 	sess := &session{requests: make(chan transferRequest), done: make(chan struct{})}
@@ -332,6 +347,24 @@ func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) 
 			s.bus.Publish(Event{Type: EventTransferred, At: now, Agent: agent.ID, CallID: f.info.ID, Ticket: &t, Unit: pending.unit.ID})
 			reply(transferReply{res: res})
 		}
+	}
+}
+
+// attachConversation stops the conversation's recording and puts it on
+// the ticket.
+func (f *flow) attachConversation(ctx context.Context, rec telephony.Recording) {
+	res, err := rec.Stop(ctx)
+	if err != nil {
+		f.log.Error("stop conversation recording", "err", err)
+		return
+	}
+	t, err := f.currentTicket(ctx)
+	if err != nil {
+		return
+	}
+	r := Recording{Kind: RecordingConversation, Path: res.Path, Duration: res.Duration}
+	if err := f.s.ledger.AttachRecording(ctx, t.ID, f.info.ID, r); err != nil {
+		f.log.Error("attach conversation recording", "err", err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/goccy/go-yaml"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -210,9 +211,13 @@ func checkExpr(expr string, exported map[string]labelSet) []string {
 // registry with New and the ledger collector.
 func exportedSeries(t *testing.T) map[string]labelSet {
 	t.Helper()
-	_, reg := newTestMetrics(t)
+	cfg := ledgerConfig() // with display names
+	reg := prometheus.NewPedanticRegistry()
+	if _, err := New(reg, cfg); err != nil {
+		t.Fatalf("New: %v", err)
+	}
 	src := LedgerSourceFunc(func(context.Context) (LedgerSnapshot, error) { return LedgerSnapshot{}, nil })
-	lc, err := NewLedgerCollector(src, testConfig(), 0, discardLog())
+	lc, err := NewLedgerCollector(src, cfg, 0, discardLog())
 	if err != nil {
 		t.Fatalf("NewLedgerCollector: %v", err)
 	}
@@ -288,12 +293,15 @@ type dashboard struct {
 		} `json:"targets"`
 	} `json:"panels"`
 	Templating struct {
-		List []struct {
-			Name       string `json:"name"`
-			Type       string `json:"type"`
-			Definition string `json:"definition"`
-		} `json:"list"`
+		List []dashboardVar `json:"list"`
 	} `json:"templating"`
+}
+
+type dashboardVar struct {
+	Name       string `json:"name"`
+	Type       string `json:"type"`
+	Definition string `json:"definition"`
+	Regex      string `json:"regex"`
 }
 
 func readDashboard(t *testing.T) dashboard {
@@ -325,6 +333,18 @@ func dashboardExprs(t *testing.T) []string {
 		}
 	}
 	return out
+}
+
+// dashboardVariable returns the dashboard's variable name.
+func dashboardVariable(t *testing.T, name string) dashboardVar {
+	t.Helper()
+	for _, v := range readDashboard(t).Templating.List {
+		if v.Name == name {
+			return v
+		}
+	}
+	t.Fatalf("dashboard has no variable %q", name)
+	return dashboardVar{}
 }
 
 type rule struct {

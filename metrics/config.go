@@ -46,6 +46,13 @@ type Config struct {
 	// Units are the responsible units of the directory (责任单位), the
 	// customer service centre included. Required.
 	Units []string
+	// LineNames and UnitNames give display names (e.g. "1": 客运,
+	// "fangchan": 房产部), exported as hotline_line_info and
+	// hotline_unit_info so that alerts and dashboards can show a name
+	// while the series keep the short, stable id. Optional; every key
+	// must be in Lines or Units.
+	LineNames map[string]string
+	UnitNames map[string]string
 	// Stages are the timed ticket stages; DefaultStages when empty.
 	Stages []string
 	// Steps are the flow steps for FlowError; DefaultSteps when empty.
@@ -97,6 +104,20 @@ func (c Config) withDefaults() (Config, error) {
 			}
 			if slices.Contains(s.values[:i], v) {
 				return c, fmt.Errorf("%s %q: %w: listed twice", s.name, v, ErrBadLabel)
+			}
+		}
+	}
+	for _, n := range []struct {
+		name  string
+		names map[string]string
+		set   []string
+	}{{"line", c.LineNames, c.Lines}, {"unit", c.UnitNames, c.Units}} {
+		for id, name := range n.names {
+			if !slices.Contains(n.set, id) {
+				return c, fmt.Errorf("name of %s %q: %w: no such %s", n.name, id, ErrBadLabel, n.name)
+			}
+			if err := checkLabelValue(name); err != nil {
+				return c, fmt.Errorf("name of %s %q: %w", n.name, id, err)
 			}
 		}
 	}

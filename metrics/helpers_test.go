@@ -13,9 +13,10 @@ import (
 // design and a few units of the directory.
 func testConfig() Config {
 	return Config{
-		Lines:    []string{"1", "2", "3", "4", "5", "0"},
-		Units:    []string{"客服中心", "客运营销部", "物流部", "房产部", "安全统筹中心", "汽车事业部"},
-		Backends: []string{"sip", "ledger"},
+		Lines:     []string{"1", "2", "3", "4", "5", "0"},
+		Units:     []string{"客服中心", "客运营销部", "物流部", "房产部", "安全统筹中心", "汽车事业部"},
+		Backends:  []string{"sip", "ledger"},
+		LineNames: map[string]string{"1": "客运", "2": "货运物流", "3": "房产物业", "4": "多种经营", "5": "汽车服务", "0": "人工服务"},
 	}
 }
 

@@ -26,9 +26,9 @@ type LedgerSnapshot struct {
 	// Stages holds, per timed stage and responsible unit, the tickets
 	// waiting for that stage; combinations with no ticket may be left out.
 	Stages []StageCount
-	// CallbacksDue are callbacks whose time has come and not yet placed.
+	// CallbacksDue are the callback surveys owed to callers (回访).
 	CallbacksDue int
-	// CallbacksOverdue are callbacks not done by their deadline.
+	// CallbacksOverdue are those of them past their deadline.
 	CallbacksOverdue int
 }
 
@@ -87,9 +87,9 @@ func NewLedgerCollector(src LedgerSource, cfg Config, timeout time.Duration, log
 		overdue: prometheus.NewDesc("hotline_tickets_overdue",
 			"Open tickets past their deadline for a stage, by stage and responsible unit.", []string{"stage", "unit"}, nil),
 		due: prometheus.NewDesc("hotline_callbacks_due",
-			"Callback surveys due and not yet placed.", nil, nil),
+			"Callback surveys owed to callers (回访).", nil, nil),
 		late: prometheus.NewDesc("hotline_callbacks_overdue",
-			"Callback surveys not done by their deadline.", nil, nil),
+			"Callback surveys owed past their deadline.", nil, nil),
 		up: prometheus.NewDesc("hotline_ledger_stats_up",
 			"Whether the last scrape could read the ticket counts from the ledger.", nil, nil),
 		took: prometheus.NewDesc("hotline_ledger_stats_duration_seconds",

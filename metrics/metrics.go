@@ -158,6 +158,14 @@ func New(reg prometheus.Registerer, cfg Config) (*Metrics, error) {
 	target := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "service_level_target_seconds",
 		Help: "Answer time that counts as answered in time for the service level."})
 	target.Set(cfg.ServiceLevel.Seconds())
+	lineInfo := gauge("line_info", "Display name of a business line (value 1).", "line", "name")
+	for id, name := range cfg.LineNames {
+		lineInfo.WithLabelValues(id, name).Set(1)
+	}
+	unitInfo := gauge("unit_info", "Display name of a responsible unit (value 1).", "unit", "name")
+	for id, name := range cfg.UnitNames {
+		unitInfo.WithLabelValues(id, name).Set(1)
+	}
 
 	for _, l := range lines {
 		m.lines[l] = &lineSeries{
@@ -212,7 +220,7 @@ func New(reg prometheus.Registerer, cfg Config) (*Metrics, error) {
 	for _, c := range []prometheus.Collector{
 		choices, offered, answered, inTime, abandoned, voicemail, queueWait, talkTime,
 		calls, active, ended, deadlines, reopened, callbacks, ratings, backendUp, events, flowErrs,
-		m.agentsLoggedIn, m.agentsAvailable, m.ticketsOpened, m.ticketsRepeat, ledgerWrite, target,
+		m.agentsLoggedIn, m.agentsAvailable, m.ticketsOpened, m.ticketsRepeat, ledgerWrite, target, lineInfo, unitInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {

@@ -30,6 +30,8 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"too long", func(c *Config) { c.Units = append(c.Units, strings.Repeat("部", 30)) }},
 		{"not utf-8", func(c *Config) { c.Units = append(c.Units, "\xff") }},
 		{"control character", func(c *Config) { c.Backends = append(c.Backends, "sip\n") }},
+		{"name of an unknown unit", func(c *Config) { c.UnitNames = map[string]string{"nobody": "某部"} }},
+		{"phone number as a name", func(c *Config) { c.LineNames = map[string]string{"1": "客运13800138000"} }},
 		{"negative service level", func(c *Config) { c.ServiceLevel = -time.Second }},
 	}
 	for _, tt := range tests {
@@ -191,6 +193,7 @@ func TestObservations(t *testing.T) {
 			"hotline_events_handled_total", labels{"backend": "sip"}, 1},
 		{"flow error", func(m *Metrics) { m.FlowError("bridge") },
 			"hotline_flow_errors_total", labels{"step": "bridge"}, 1},
+		{"line name", func(m *Metrics) {}, "hotline_line_info", labels{"line": "1", "name": "客运"}, 1},
 		{"ledger write", func(m *Metrics) { m.LedgerWrite(3 * time.Millisecond) },
 			"hotline_ledger_write_duration_seconds", nil, 1},
 	}
@@ -258,6 +261,7 @@ func TestNoPhoneNumberInLabels(t *testing.T) {
 
 	allowed := map[string]bool{"line": true, "unit": true, "stage": true, "where": true, "direction": true,
 		"reason": true, "result": true, "outcome": true, "score": true, "backend": true, "step": true,
+		"name":    true, // display names of lines and units, from the configuration
 		"version": true} // go_info's Go version
 	for name, mf := range gather(t, reg) {
 		for _, s := range mf.GetMetric() {

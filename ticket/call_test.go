@@ -326,3 +326,35 @@ func TestBackup(t *testing.T) {
 		t.Errorf("backup holds %d tickets, %v; want 50", len(got), err)
 	}
 }
+
+func TestAttachMessageAndAssignTicket(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	agent, err := s.PutUser(ctx, ticket.User{Login: "a9", Role: ticket.RoleAgent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := s.OpenForCall(ctx, ticket.CallInfo{CallID: "night", Caller: "13812345678"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AttachRecording(ctx, ref.TicketID, "night", "message", "/var/rec/msg.wav", 42*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AssignTicket(ctx, ref.TicketID, agent); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Ticket(ctx, ref.TicketID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.AgentID != agent {
+		t.Errorf("agent = %d, want %d", d.AgentID, agent)
+	}
+	if last := d.Events[len(d.Events)-2]; last.Kind != ticket.EventRecording || last.Note != "message /var/rec/msg.wav (42s)" {
+		t.Errorf("recording event = %+v", last)
+	}
+	if err := s.AttachRecording(ctx, 999, "", "message", "x", 0); !errors.Is(err, ticket.ErrNotFound) {
+		t.Errorf("attach to an unknown ticket: %v, want ErrNotFound", err)
+	}
+}

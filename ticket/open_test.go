@@ -2,6 +2,7 @@ package ticket_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -109,5 +110,57 @@ func TestCallerNormalised(t *testing.T) {
 				t.Errorf("caller = %q, want %q", d.Caller, tc.want)
 			}
 		})
+	}
+}
+
+// TestConcurrentOpeningsNumbering: concurrent openings, each call
+// delivered twice, share transactions; every call gets one ticket and the
+// day's numbers run 0001.. without gaps or repeats.
+func TestConcurrentOpeningsNumbering(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	const calls = 40
+	var wg sync.WaitGroup
+	refs := make([]ticket.Ref, 2*calls)
+	for i := range 2 * calls {
+		wg.Go(func() {
+			var err error
+			refs[i], err = s.OpenForCall(ctx, ticket.CallInfo{CallID: fmt.Sprint("dup-", i%calls), Caller: "13800000000"})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	numbers := map[string]int64{}
+	for i, r := range refs {
+		if other := refs[(i+calls)%(2*calls)]; other.TicketID != r.TicketID {
+			t.Errorf("call dup-%d got tickets %d and %d", i%calls, r.TicketID, other.TicketID)
+		}
+		numbers[r.Number] = r.TicketID
+	}
+	if len(numbers) != calls {
+		t.Fatalf("%d distinct numbers, want %d", len(numbers), calls)
+	}
+	for n := 1; n <= calls; n++ {
+		if _, ok := numbers[fmt.Sprintf("96596-20261130-%04d", n)]; !ok {
+			t.Errorf("number %04d missing", n)
+		}
+	}
+	// A later registration continues the count.
+	next, err := s.Register(ctx, ticket.NewTicket{Channel: ticket.ChannelQRCode, Caller: "13800000000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("96596-20261130-%04d", calls+1); next.Number != want {
+		t.Errorf("next number %s, want %s", next.Number, want)
+	}
+}
+
+func TestOpenAfterClose(t *testing.T) {
+	s, _ := newStore(t)
+	s.Close()
+	if _, err := s.OpenForCall(context.Background(), ticket.CallInfo{CallID: "late"}); !errors.Is(err, ticket.ErrClosed) {
+		t.Errorf("error = %v, want ErrClosed", err)
 	}
 }

@@ -72,7 +72,7 @@ type Store struct {
 // prepared holds the statements of the hot path (opening a ticket for a
 // call), prepared once on the writer connection.
 type prepared struct {
-	findCall, number, insTicket, insEvent, insDeadline, insDeadlines2, insCall *sqlx.Stmt
+	findCall, getNumber, putNumber, insTicket, insEvent, insDeadline, insDeadlines2, insCall *sqlx.Stmt
 }
 
 func (s *Store) prepare(ctx context.Context) error {
@@ -82,7 +82,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		q   string
 	}{
 		{&s.st.findCall, `SELECT t.id, t.number FROM calls c JOIN tickets t ON t.id = c.ticket_id WHERE c.call_id = ?`},
-		{&s.st.number, `INSERT INTO ticket_numbers (day, last) VALUES (?, 1) ON CONFLICT (day) DO UPDATE SET last = last + 1 RETURNING last`},
+		{&s.st.getNumber, `SELECT last FROM ticket_numbers WHERE day = ?`},
+		{&s.st.putNumber, `INSERT INTO ticket_numbers (day, last) VALUES (?1, ?2) ON CONFLICT (day) DO UPDATE SET last = max(last, ?2)`},
 		{&s.st.insTicket, `INSERT INTO tickets (number, channel, kind, status, caller, caller_name, line, content, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&s.st.insEvent, `INSERT INTO ticket_events (ticket_id, at, kind, actor, from_status, to_status, unit_id, note)
@@ -159,11 +160,12 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
-	r, err := sqlx.Open("sqlite3", dsn(path, true))
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("open ledger %s: %w", path, err)
-	}
+	// Readers sort and group in memory (the monthly report groups a
+	// month of tickets) rather than in temporary files.
+	r := sqlx.NewDb(sql.OpenDB(connector{dsn: dsn(path, true), hook: func(c *sqlite3.SQLiteConn) error {
+		_, err := c.Exec("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768", nil)
+		return err
+	}}), "sqlite3")
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
 	s.w, s.r = w, r
@@ -311,6 +313,12 @@ type txn struct {
 	ctx context.Context
 	now time.Time
 	st  *prepared
+
+	// The day's ticket number counter, read once and written back before
+	// commit.
+	numDay   string
+	numLast  int64
+	numDirty bool
 }
 
 // exec runs a prepared statement in the transaction.
@@ -329,7 +337,12 @@ func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(&txn{Tx: tx, ctx: ctx, now: s.now(), st: s.st}); err != nil {
+	t := &txn{Tx: tx, ctx: ctx, now: s.now(), st: s.st}
+	if err := fn(t); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := t.flushNumbers(); err != nil {
 		tx.Rollback()
 		return err
 	}

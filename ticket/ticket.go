@@ -193,14 +193,38 @@ func cleanText(s string, max int) string {
 
 // nextNumber draws the next public number of the day of t (in the
 // calendar's zone): 96596-YYYYMMDD-NNNN.
+//
+// The day's counter is read once per transaction and written back at its
+// end (see txn.flushNumbers), not once per ticket: a group commit of many
+// openings touches it twice.
 func (s *Store) nextNumber(tx *txn) (string, error) {
 	day := tx.now.In(s.cal.Location()).Format("20060102")
-	var n int64
-	err := tx.queryRow(tx.st.number, day).Scan(&n)
-	if err != nil {
-		return "", fmt.Errorf("draw ticket number: %w", err)
+	if tx.numDay != day {
+		if err := tx.flushNumbers(); err != nil {
+			return "", err
+		}
+		var last int64
+		err := tx.queryRow(tx.st.getNumber, day).Scan(&last)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return "", fmt.Errorf("draw ticket number: %w", err)
+		}
+		tx.numDay, tx.numLast = day, last
 	}
-	return fmt.Sprintf("96596-%s-%04d", day, n), nil
+	tx.numLast++
+	tx.numDirty = true
+	return fmt.Sprintf("96596-%s-%04d", day, tx.numLast), nil
+}
+
+// flushNumbers writes the day's counter back.
+func (tx *txn) flushNumbers() error {
+	if !tx.numDirty {
+		return nil
+	}
+	if _, err := tx.exec(tx.st.putNumber, tx.numDay, tx.numLast); err != nil {
+		return fmt.Errorf("store ticket number counter: %w", err)
+	}
+	tx.numDirty = false
+	return nil
 }
 
 // NewTicket is a contact to register that did not come in as a call (a QR
@@ -358,31 +382,49 @@ func (s *Store) openLoop() {
 // savepoint, so that one bad request fails alone.
 func (s *Store) openBatch(batch []openReq) {
 	results := make([]openRes, len(batch))
-	err := s.write(context.Background(), func(tx *txn) error {
-		for i, r := range batch {
-			if err := r.ctx.Err(); err != nil {
-				results[i].err = err
-				continue
+	failed := make([]error, len(batch)) // requests left out of the next try
+	lookup := make([]bool, len(batch))  // calls found opened: read, do not insert
+	var err error
+	// One request that fails spoils the transaction of all; it is left out
+	// (or, for a call opened before, looked up) and the rest tried again.
+	for range len(batch) + 1 {
+		bad, badErr := -1, error(nil)
+		err = s.write(context.Background(), func(tx *txn) error {
+			for i, r := range batch {
+				results[i] = openRes{}
+				if failed[i] == nil {
+					failed[i] = r.ctx.Err()
+				}
+				if failed[i] != nil {
+					results[i].err = failed[i]
+					continue
+				}
+				if lookup[i] {
+					err := tx.queryRow(tx.st.findCall, r.info.CallID).Scan(&results[i].ref.TicketID, &results[i].ref.Number)
+					if err != nil {
+						bad, badErr = i, err
+						return errRetry
+					}
+					continue
+				}
+				ref, err := s.openOne(tx, r.info)
+				if err != nil {
+					bad, badErr = i, err
+					return errRetry
+				}
+				results[i].ref = ref
 			}
-			if _, err := tx.ExecContext(tx.ctx, `SAVEPOINT open_call`); err != nil {
-				return err
-			}
-			results[i].ref, results[i].err = s.openOne(tx, r.info)
-			end := `RELEASE open_call`
-			if results[i].err != nil {
-				end = `ROLLBACK TO open_call; RELEASE open_call`
-			}
-			if _, err := tx.ExecContext(tx.ctx, end); err != nil {
-				return err
-			}
-			if errors.Is(results[i].err, errCallTaken) {
-				var ref Ref
-				err := tx.queryRow(tx.st.findCall, r.info.CallID).Scan(&ref.TicketID, &ref.Number)
-				results[i] = openRes{ref: ref, err: err}
-			}
+			return nil
+		})
+		if !errors.Is(err, errRetry) {
+			break
 		}
-		return nil
-	})
+		if errors.Is(badErr, errCallTaken) && !lookup[bad] {
+			lookup[bad] = true
+		} else {
+			failed[bad] = badErr
+		}
+	}
 	for i, r := range batch {
 		if err != nil && results[i].err == nil {
 			results[i] = openRes{err: err}
@@ -391,11 +433,13 @@ func (s *Store) openBatch(batch []openReq) {
 	}
 }
 
+// errRetry rolls back a group commit that one request spoiled.
+var errRetry = errors.New("retry the batch")
+
 // errCallTaken: the call was opened before.
 var errCallTaken = errors.New("call opened before")
 
-// openOne opens the ticket of one call inside a transaction (and a
-// savepoint). It inserts without looking first: the call id's unique index
+// openOne opens the ticket of one call inside a transaction. It inserts without looking first: the call id's unique index
 // says whether the call was opened before (errCallTaken), the rare case.
 func (s *Store) openOne(tx *txn, c CallInfo) (Ref, error) {
 	ref, err := s.insertTicket(tx, NewTicket{Channel: ChannelHotline, Caller: c.Caller, CallerName: c.CallerName, Actor: "ivr"})
@@ -622,6 +666,51 @@ func (s *Store) AssignAgent(ctx context.Context, callID string, agentID int64) e
 	})
 	if err != nil {
 		return fmt.Errorf("assign call %s to agent %d: %w", callID, agentID, err)
+	}
+	return nil
+}
+
+// AssignTicket makes a ticket the agent's without a call (a callback, a
+// web form taken by an agent).
+func (s *Store) AssignTicket(ctx context.Context, ticketID, agentID int64) error {
+	err := s.write(ctx, func(tx *txn) error {
+		if _, err := tx.ticket(ticketID); err != nil {
+			return err
+		}
+		if err := tx.userExists(agentID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE tickets SET agent_id = ?, updated_at = ?, version = version + 1 WHERE id = ?`,
+			agentID, ts(tx.now), ticketID); err != nil {
+			return err
+		}
+		return tx.addEvent(Event{TicketID: ticketID, Kind: EventAssigned, Actor: UserActor(agentID)})
+	})
+	if err != nil {
+		return fmt.Errorf("assign ticket %d to agent %d: %w", ticketID, agentID, err)
+	}
+	return nil
+}
+
+// AttachRecording attaches a recording to a ticket: a message the caller
+// left after hours, or a recording that is not the call's own (a call's
+// own recording comes with EndCall). kind says which ("message", "call").
+func (s *Store) AttachRecording(ctx context.Context, ticketID int64, callID, kind, path string, d time.Duration) error {
+	err := s.write(ctx, func(tx *txn) error {
+		if _, err := tx.ticket(ticketID); err != nil {
+			return err
+		}
+		if callID != "" && kind == "call" {
+			if _, err := tx.ExecContext(ctx, `UPDATE calls SET recording_path = ?, recording_ms = ? WHERE call_id = ?`,
+				path, d.Milliseconds(), callID); err != nil {
+				return err
+			}
+		}
+		note := fmt.Sprintf("%s %s (%s)", kind, path, d.Round(time.Second))
+		return tx.addEvent(Event{TicketID: ticketID, Kind: EventRecording, Actor: "ivr", Note: note})
+	})
+	if err != nil {
+		return fmt.Errorf("attach recording to ticket %d: %w", ticketID, err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"hotline/telephony"
@@ -75,7 +76,12 @@ func runDial(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
+	var sayMu sync.Mutex // events come from the call and from its digit reader
+	say := func(format string, a ...any) {
+		sayMu.Lock()
+		defer sayMu.Unlock()
+		fmt.Fprintf(stdout, format+"\n", a...)
+	}
 
 	// talk runs one answered call: send audio, press keys, listen, hang up.
 	talk := func(ctx context.Context, call telephony.Call) error {

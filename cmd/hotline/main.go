@@ -26,6 +26,7 @@ func commands() map[string]command {
 		"migrate":   migrateCommand(),
 		"qrcode":    qrcodeCommand(),
 		"report":    reportCommand(),
+		"serve":     serveCommand(),
 		"tickets":   ticketsCommand(),
 		"users":     usersCommand(),
 	}

@@ -403,7 +403,8 @@ func (l *Ledger) MonthlyReport(_ context.Context, month time.Time, format string
 		Body: []byte("<!DOCTYPE html><meta charset=utf-8><title>月报</title><h1>月报 " + month.Format("2006-01") + "</h1><pre>" + strings.ReplaceAll(buf.String(), "<", "&lt;") + "</pre>")}, nil
 }
 
-// Assessment implements console.Supervision.
+// Assessment implements console.Supervision: tickets, complaints and late
+// replies per unit; 100 points less 2 per late reply.
 func (l *Ledger) Assessment(_ context.Context, month time.Time) ([]console.UnitScore, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -418,18 +419,18 @@ func (l *Ledger) Assessment(_ context.Context, month time.Time) ([]console.UnitS
 			by[t.Unit] = s
 		}
 		s.Tickets++
+		if t.Kind == console.KindComplaint {
+			s.Complaints++
+		}
 		for _, r := range t.Replies {
 			if r.Late {
-				s.RepliedLate++
+				s.LateFeedback++
 			}
-		}
-		if t.Status != console.StatusClosed {
-			s.Open++
 		}
 	}
 	var out []console.UnitScore
 	for _, s := range by {
-		s.Score = 100 - 5*float64(s.RepliedLate)
+		s.Points = 100 - 2*float64(s.LateFeedback)
 		out = append(out, *s)
 	}
 	slices.SortFunc(out, func(a, b console.UnitScore) int { return strings.Compare(a.Unit, b.Unit) })

@@ -58,7 +58,7 @@
     if (!unit) { out.textContent = '请选择单位'; return; }
     out.textContent = '正在转接…';
     post('/api/tickets/' + box.dataset.ticket + '/transfer', { unit: unit })
-      .then(function (res) { out.textContent = '已转接：' + ((res && (res.outcome || res.status)) || unit); out.dataset.state = 'ok'; })
+      .then(function (res) { out.textContent = res && res.outcome === 'connected' ? '已接通单位：' + unit : '转接结果：' + ((res && res.outcome) || unit); out.dataset.state = res && res.outcome === 'connected' ? 'connected' : 'failed'; })
       .catch(function (err) { out.textContent = '转接失败：' + err.message; out.dataset.state = 'failed'; });
   });
 
@@ -115,7 +115,9 @@
     pop.classList.remove('ended');
     pop.dataset.ticket = t.id;
     pop.dataset.call = p.call_id;
-    pop.dataset.latency = String(Date.now() - p.at_ms);
+    var shown = Date.now();
+    pop.dataset.shown = String(shown);
+    pop.dataset.latency = String(shown - p.at_ms);
     pop.dataset.seq = String(p.seq);
     tick();
     loadPanel(t.id);

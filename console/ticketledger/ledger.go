@@ -19,18 +19,19 @@ import (
 
 // Ledger is the console's view of a ticket.Store.
 type Ledger struct {
-	store *ticket.Store
-	now   func() time.Time
+	store   *ticket.Store
+	reports Reports
+	now     func() time.Time
 }
 
 var _ console.Ledger = (*Ledger)(nil)
 
 // New returns the adapter over store.
-func New(store *ticket.Store, now func() time.Time) *Ledger {
+func New(store *ticket.Store, reports Reports, now func() time.Time) *Ledger {
 	if now == nil {
 		now = time.Now
 	}
-	return &Ledger{store: store, now: now}
+	return &Ledger{store: store, reports: reports, now: now}
 }
 
 // mapErr turns the ledger's errors into the console's.

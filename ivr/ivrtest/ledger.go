@@ -182,11 +182,6 @@ func (l *Ledger) OpenCall(ctx context.Context, c ivr.CallOpen) (ivr.Ticket, erro
 	l.next++
 	t := &ivr.Ticket{ID: l.next, Number: fmt.Sprintf("96596-%s-%04d", c.Answered.Format("20060102"), l.next),
 		Caller: c.Caller, Dialled: c.Dialled, Channel: c.Channel, Status: "registered", Opened: c.Answered}
-	for _, old := range l.tickets {
-		if old.Caller == t.Caller && t.Caller != ivr.CallerUnknown {
-			t.Earlier = append(t.Earlier, ivr.TicketSummary{ID: old.ID, Number: old.Number, Line: old.Line, Status: old.Status, Opened: old.Opened})
-		}
-	}
 	l.tickets[t.ID] = t
 	l.calls[c.CallID] = &CallRecord{Open: c, Ticket: t.ID}
 	l.changedLocked()
@@ -231,6 +226,9 @@ func (l *Ledger) CloseCall(ctx context.Context, c ivr.CallClose) error {
 		return fmt.Errorf("call %s not found", c.CallID)
 	}
 	rec.Closed = &c
+	if c.Recording != "" {
+		l.recordings[rec.Ticket] = append(l.recordings[rec.Ticket], ivr.Recording{Kind: ivr.RecordingCall, Path: c.Recording, Duration: c.RecordingDuration})
+	}
 	l.changedLocked()
 	return nil
 }
@@ -247,8 +245,25 @@ func (l *Ledger) AttachRecording(ctx context.Context, id ivr.TicketID, callID st
 	return nil
 }
 
+// History lists the caller's other tickets, newest first.
+func (l *Ledger) History(ctx context.Context, caller string, except ivr.TicketID) ([]ivr.TicketSummary, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if caller == ivr.CallerUnknown {
+		return nil, nil
+	}
+	var out []ivr.TicketSummary
+	for _, t := range l.tickets {
+		if t.Caller == caller && t.ID != except && t.Status != "merged" {
+			out = append(out, ivr.TicketSummary{ID: t.ID, Number: t.Number, Line: t.Line, Status: t.Status, Opened: t.Opened})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
+	return out, nil
+}
+
 // AssignAgent records the agent.
-func (l *Ledger) AssignAgent(ctx context.Context, id ivr.TicketID, agentID string, at time.Time) error {
+func (l *Ledger) AssignAgent(ctx context.Context, callID string, id ivr.TicketID, agentID string, at time.Time) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.Err != nil {
@@ -330,11 +345,11 @@ type Calendar struct {
 	Next   time.Time // NextOpening when closed
 }
 
-// Open reports !Closed.
-func (c Calendar) Open(time.Time) bool { return !c.Closed }
+// IsOpen reports !Closed.
+func (c Calendar) IsOpen(time.Time) bool { return !c.Closed }
 
-// NextOpening returns t when open, else Next.
-func (c Calendar) NextOpening(t time.Time) time.Time {
+// NextOpen returns t when open, else Next.
+func (c Calendar) NextOpen(t time.Time) time.Time {
 	if !c.Closed {
 		return t
 	}

@@ -57,10 +57,10 @@ type Config struct {
 	// ShutdownGrace is how long calls in progress may go on after shutdown
 	// starts before they are ended with ShutdownPrompt; default 30s.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
-	// ShutdownPrompt is played to calls ended by a shutdown; default
-	// "shutdown". OrphanPrompt is played to calls found in the application
-	// that this controller does not know (after a restart) before they are
-	// hung up; default "sorry-restart". Empty strings after Init mean none.
+	// ShutdownPrompt is played to calls ended by a shutdown. OrphanPrompt
+	// is played to calls found in the application that this controller
+	// does not know (after a restart) before they are hung up. Both
+	// default to "system-busy" (prompts/manifest.txt).
 	ShutdownPrompt string `yaml:"shutdown_prompt"`
 	OrphanPrompt   string `yaml:"orphan_prompt"`
 	// FallbackVariable is set on a new call that arrives while the service
@@ -101,8 +101,8 @@ func (c *Config) Init() error {
 	def(&c.RecordingDir, "/var/spool/asterisk/recording")
 	def(&c.RecordingFormat, "wav")
 	def(&c.CallerID, "96596")
-	def(&c.ShutdownPrompt, "shutdown")
-	def(&c.OrphanPrompt, "sorry-restart")
+	def(&c.ShutdownPrompt, "system-busy")
+	def(&c.OrphanPrompt, "system-busy")
 	def(&c.FallbackVariable, "HOTLINE_FALLBACK")
 	defd(&c.RingTimeout, 30*time.Second)
 	defd(&c.RequestTimeout, 5*time.Second)

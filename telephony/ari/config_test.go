@@ -115,6 +115,29 @@ func TestAsteriskConfigMatchesBackend(t *testing.T) {
 			t.Errorf("%s lacks %s", c.file, c.pattern)
 		}
 	}
+	// every prompt the dialplan and the backend play is one the service ships
+	manifest := map[string]bool{}
+	mb, err := os.ReadFile("../../prompts/manifest.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(mb), "\n") {
+		if name, _, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			manifest[strings.TrimSpace(name)] = true
+		}
+	}
+	prompts := []string{cfg.ShutdownPrompt, cfg.OrphanPrompt}
+	for _, m := range regexp.MustCompile(`Playback\(hotline/([^)]+)\)`).FindAllStringSubmatch(ext, -1) {
+		prompts = append(prompts, m[1])
+	}
+	if len(prompts) < 4 {
+		t.Errorf("found only prompts %v", prompts)
+	}
+	for _, p := range prompts {
+		if !manifest[p] {
+			t.Errorf("prompt %q is not in prompts/manifest.txt", p)
+		}
+	}
 	for _, f := range []string{"pjsip.conf", "extensions.conf", "ari.conf", "http.conf", "modules.conf", "rtp.conf"} {
 		for i, line := range strings.Split(read(f), "\n") {
 			if strings.Contains(line, "\t") {

@@ -3,6 +3,7 @@ package ari
 import (
 	"fmt"
 	"log/slog"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,6 +48,8 @@ func BenchmarkEventDispatch(b *testing.B) {
 		)
 	}
 	b.ReportAllocs()
+	var ru0 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	b.ResetTimer()
 	start := time.Now()
 	for i := range b.N {
@@ -57,6 +60,10 @@ func BenchmarkEventDispatch(b *testing.B) {
 		e.handle(ev)
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+	var ru1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/event")
 	b.StopTimer()
 	for _, id := range ids {
 		e.finishCall(e.calls[id], 0, "")

@@ -35,6 +35,9 @@ type Options struct {
 	// OnConnState is called (from the event reader) whenever the events
 	// WebSocket connects or drops, for a metric.
 	OnConnState func(connected bool)
+	// OnEvent is called (from the event reader) for every event handled,
+	// for a metric; it must not block.
+	OnEvent func()
 	// OnOrphan is called when a call found in the application that this
 	// controller did not know (left by a previous run) has been ended.
 	OnOrphan func(info telephony.Info, end telephony.End)
@@ -255,6 +258,7 @@ func (e *Engine) endWithPrompt(c *call, prompt string, reason telephony.Reason) 
 	}
 	if err := c.Hangup(ctx, reason); err != nil {
 		c.log.Warn("hang-up failed", "err", err)
+		e.finishCall(c, 0, byUnknown) // do not wait for an end that may never be reported
 	}
 }
 
@@ -321,8 +325,16 @@ func (e *Engine) reconnect(ctx context.Context) (*websocket.Conn, error) {
 		e.log.Warn("resync: list application channels", "err", err)
 		after = before
 	}
+	// The calls known now (before any event of the new connection is
+	// read): a call that arrives later is not in the lists and is not gone.
+	e.mu.Lock()
+	known := make([]*call, 0, len(e.calls))
+	for _, c := range e.calls {
+		known = append(known, c)
+	}
+	e.mu.Unlock()
 	e.adoptOrphans(ctx, orphans)
-	go e.resyncKnown(ctx, after)
+	go e.resyncKnown(ctx, after, known)
 	return conn, nil
 }
 
@@ -344,24 +356,22 @@ func (e *Engine) appChannels(ctx context.Context) ([]string, error) {
 
 // resyncKnown ends known calls that are no longer in the application and
 // settles playbacks, recordings and dials whose events were lost.
-func (e *Engine) resyncKnown(ctx context.Context, present []string) {
+func (e *Engine) resyncKnown(ctx context.Context, present []string, known []*call) {
 	in := make(map[string]bool, len(present))
 	for _, id := range present {
 		in[id] = true
 	}
-	e.mu.Lock()
 	var gone, pending, live []*call
-	for id, c := range e.calls {
+	for _, c := range known {
 		switch {
 		case c.pendingDial():
 			pending = append(pending, c)
-		case !in[id]:
+		case !in[c.id]:
 			gone = append(gone, c)
 		default:
 			live = append(live, c)
 		}
 	}
-	e.mu.Unlock()
 	for _, c := range gone {
 		c.log.Warn("call ended while events were down")
 		e.finishCall(c, 0, byUnknown)
@@ -465,6 +475,9 @@ func (e *Engine) read(ctx context.Context, conn *websocket.Conn) error {
 		}
 		e.handle(ev)
 		e.eventsHandled.Add(1)
+		if e.opts.OnEvent != nil {
+			e.opts.OnEvent()
+		}
 	}
 }
 

@@ -307,7 +307,7 @@ func TestOrphansFromPreviousRunAreEnded(t *testing.T) {
 	if end.Reason != telephony.ReasonShutdown || end.By != "local" {
 		t.Errorf("orphan end = %+v", end)
 	}
-	if got := phone.Played(); len(got) != 1 || got[0] != "sound:hotline/sorry-restart" {
+	if got := phone.Played(); len(got) != 1 || got[0] != "sound:hotline/system-busy" {
 		t.Errorf("orphan heard %v", got)
 	}
 	prevStop()
@@ -315,7 +315,7 @@ func TestOrphansFromPreviousRunAreEnded(t *testing.T) {
 }
 
 func TestGracefulShutdown(t *testing.T) {
-	srv := newServer(t, aritest.Options{PlaybackLength: time.Minute, SoundLengths: map[string]time.Duration{"sound:hotline/shutdown": 10 * time.Millisecond}})
+	srv := newServer(t, aritest.Options{PlaybackLength: time.Minute, SoundLengths: map[string]time.Duration{"sound:hotline/system-busy": 10 * time.Millisecond}})
 	cfg := testConfig(srv)
 	cfg.ShutdownGrace = 300 * time.Millisecond
 	eng, err := ari.New(cfg, ari.Options{Logger: testLogger(t)})
@@ -363,7 +363,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("end = %+v, want shutdown", end)
 	}
 	played := busy.Played()
-	if len(played) == 0 || played[len(played)-1] != "sound:hotline/shutdown" {
+	if len(played) == 0 || played[len(played)-1] != "sound:hotline/system-busy" {
 		t.Errorf("played = %v, want the shutdown prompt last", played)
 	}
 	if !late.Continued() {

@@ -13,14 +13,14 @@ import (
 // FakeLedger is the in-memory ledger of ivrtest with an office-hours
 // calendar (Monday to Friday, 08:30-17:30 Shanghai), for running the table
 // before or without the SQLite ledger.
-func FakeLedger(t *testing.T, now func() time.Time) Ledger {
+func FakeLedger(t *testing.T, now func() time.Time, agents []ivr.Agent, units []ivr.Unit) Ledger {
 	l := ivrtest.NewLedger()
 	return Ledger{Ledger: l, Calendar: officeHours{}, Inspector: fakeInspector{l}}
 }
 
 type officeHours struct{}
 
-func (officeHours) Open(t time.Time) bool {
+func (officeHours) IsOpen(t time.Time) bool {
 	t = t.In(Shanghai)
 	if t.Weekday() == time.Saturday || t.Weekday() == time.Sunday {
 		return false
@@ -29,8 +29,8 @@ func (officeHours) Open(t time.Time) bool {
 	return m >= 8*60+30 && m < 17*60+30
 }
 
-func (o officeHours) NextOpening(t time.Time) time.Time {
-	if o.Open(t) {
+func (o officeHours) NextOpen(t time.Time) time.Time {
+	if o.IsOpen(t) {
 		return t
 	}
 	t = t.In(Shanghai)
@@ -38,7 +38,7 @@ func (o officeHours) NextOpening(t time.Time) time.Time {
 	if !d.After(t) {
 		d = d.AddDate(0, 0, 1)
 	}
-	for !o.Open(d) {
+	for !o.IsOpen(d) {
 		d = d.AddDate(0, 0, 1)
 	}
 	return d

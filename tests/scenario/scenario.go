@@ -93,8 +93,12 @@ type Options struct {
 	Config    ivr.Config
 	Clock     func() time.Time // nil: time.Now
 	Prompts   string           // prompt dir; "": the short test tones
-	NewLedger func(t *testing.T, now func() time.Time) Ledger
+	NewLedger NewLedger
 }
+
+// NewLedger makes the ledger of one scenario; the agents and units are
+// those the scenario's service is configured with.
+type NewLedger func(t *testing.T, now func() time.Time, agents []ivr.Agent, units []ivr.Unit) Ledger
 
 // Hotline is the service running for one scenario.
 type Hotline struct {
@@ -135,7 +139,6 @@ func Start(t *testing.T, b Backend, opts Options) *Hotline {
 	}
 	engine := b.Service(t, promptDir, recDir)
 	peer := b.Peer(t, promptDir, engine)
-	led := opts.NewLedger(t, now)
 
 	cfg := opts.Config
 	for _, id := range []string{"a1", "a2"} {
@@ -146,6 +149,7 @@ func Start(t *testing.T, b Backend, opts Options) *Hotline {
 		{ID: "busy", Name: "物流部", Dial: peer.PhoneTo(PhoneUnitBusy), Code: "2"},
 		{ID: "silent", Name: "房产部", Dial: peer.PhoneTo(PhoneUnitSilent), Code: "3"},
 	}
+	led := opts.NewLedger(t, now, cfg.Agents, units)
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	svc, err := ivr.New(cfg, ivr.Deps{Engine: engine, Ledger: led.Ledger, Calendar: led.Calendar,
 		Lines: Lines, Units: units, Clock: now, Logger: logger})
@@ -187,11 +191,11 @@ func Start(t *testing.T, b Backend, opts Options) *Hotline {
 
 // Lines are the business lines of DESIGN §2.
 var Lines = []ivr.Line{
-	{Key: "1", Name: "客运", Department: "客运营销部"},
-	{Key: "2", Name: "货运物流", Department: "物流部"},
-	{Key: "3", Name: "房产物业", Department: "房产部"},
-	{Key: "4", Name: "多种经营", Department: "安全统筹中心"},
-	{Key: "5", Name: "汽车服务", Department: "汽车事业部"},
+	{Key: "1", ID: "passenger", Name: "客运", Department: "客运营销部"},
+	{Key: "2", ID: "freight", Name: "货运物流", Department: "物流部"},
+	{Key: "3", ID: "property", Name: "房产物业", Department: "房产部"},
+	{Key: "4", ID: "diversified", Name: "多种经营", Department: "安全统筹中心"},
+	{Key: "5", ID: "automotive", Name: "汽车服务", Department: "汽车事业部"},
 }
 
 // testWriter sends the service's log to the test's log.

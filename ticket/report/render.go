@@ -78,7 +78,7 @@ td.n { text-align: right; }
 {{range .Assessment}}<tr><td>{{.Unit}}</td><td class="n">{{.Tickets}}</td><td class="n">{{.Complaints}}</td><td class="n">{{.LateFeedback}}</td><td class="n">{{.Dissatisfied}}</td><td class="n">{{.Returned}}</td><td class="n">{{.Reopened}}</td><td class="n">{{printf "%.1f" .Points}}</td></tr>
 {{end}}</table>
 
-<h2>六、超时及不满意工单（共 {{.LateTotal}} 件{{if gt .LateTotal (len .Late)}}，列出前 {{len .Late}} 件{{end}}）</h2>
+<h2>六、超时及不满意工单（超时环节 {{.LateCount}} 个，不满意 {{.Dissatisfied}} 件{{if not .LateListed}}，列出前 {{len .Late}} 件{{end}}）</h2>
 <table>
 <tr><th>工单号</th><th>登记时间</th><th>类别</th><th>业务板块</th><th>责任单位</th><th>状态</th><th>满意度</th><th>超时环节</th></tr>
 {{range .Late}}<tr><td>{{.Number}}</td><td>{{.Registered}}</td><td>{{.Kind}}</td><td>{{.Line}}</td><td>{{.Unit}}</td><td>{{.Status}}</td><td>{{.Satisfaction}}</td><td>{{.LateStages}}</td></tr>
@@ -151,7 +151,7 @@ func renderCSV(w io.Writer, r Report) error {
 			itoa(s.Reopened), strconv.FormatFloat(s.Points, 'f', 1, 64))
 	}
 	rec()
-	rec("超时及不满意工单", itoa(r.LateTotal))
+	rec("超时及不满意工单", "超时环节", itoa(r.LateCount), "不满意", itoa(r.Dissatisfied))
 	rec("工单号", "登记时间", "类别", "业务板块", "责任单位", "状态", "满意度", "超时环节")
 	for _, l := range r.Late {
 		rec(l.Number, l.Registered, l.Kind, l.Line, l.Unit, l.Status, l.Satisfaction, l.LateStages)
@@ -203,7 +203,7 @@ func renderXLSX(w io.Writer, r Report) error {
 	for _, s := range r.Assessment {
 		assess = append(assess, []any{s.Unit, s.Tickets, s.Complaints, s.LateFeedback, s.Dissatisfied, s.Returned, s.Reopened, s.Points})
 	}
-	late := [][]any{{"工单号", "登记时间", "类别", "业务板块", "责任单位", "状态", "满意度", "超时环节"}}
+	late := [][]any{{"超时环节", r.LateCount, "不满意", r.Dissatisfied}, {"工单号", "登记时间", "类别", "业务板块", "责任单位", "状态", "满意度", "超时环节"}}
 	for _, l := range r.Late {
 		late = append(late, []any{l.Number, l.Registered, l.Kind, l.Line, l.Unit, l.Status, l.Satisfaction, l.LateStages})
 	}

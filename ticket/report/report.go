@@ -122,7 +122,9 @@ type Report struct {
 	Satisfaction []Row       `json:"satisfaction"`
 	Assessment   []UnitScore `json:"assessment"`
 	Late         []LateRow   `json:"late"`
-	LateTotal    int         `json:"late_total"`
+	LateCount    int         `json:"late_count"`    // missed deadlines due in the month
+	Dissatisfied int         `json:"dissatisfied"`  // tickets rated dissatisfied
+	LateListed   bool        `json:"late_complete"` // the list holds every such ticket
 }
 
 var (
@@ -306,7 +308,8 @@ func Build(f ticket.MonthFigures, d ticket.Deadlines, dir Directory, rules Rules
 			LateStages:   stageList(l.LateStages),
 		})
 	}
-	r.LateTotal = f.LateTotal
+	r.LateCount, r.Dissatisfied = f.LateCount, f.DissatisfiedCount
+	r.LateListed = len(f.Late) < ticket.MaxLateListed
 	return r
 }
 

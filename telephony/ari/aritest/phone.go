@@ -19,11 +19,14 @@ func (e Event) Type() string { s, _ := e["type"].(string); return s }
 func (e Event) Field(path string) string {
 	var cur any = map[string]any(e)
 	for _, p := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
+		switch v := cur.(type) {
+		case map[string]any:
+			cur = v[p]
+		case interface{ field(string) any }:
+			cur = v.field(p)
+		default:
 			return ""
 		}
-		cur = m[p]
 	}
 	switch v := cur.(type) {
 	case string:

@@ -275,7 +275,7 @@ func (s *Server) routeChannels(method string, seg []string, p params, vars map[s
 				ids = append(ids, id)
 			}
 			sort.Strings(ids)
-			out := []any{}
+			out := []channelJSON{}
 			for _, id := range ids {
 				out = append(out, s.channels[id].json())
 			}

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"hotline/config"
+	"hotline/console"
+	"hotline/console/ticketledger"
+	"hotline/ivr"
+	"hotline/metrics"
+	"hotline/telephony/sip"
+	"hotline/ticket"
+	"hotline/ticket/report"
+	"hotline/web"
+)
+
+// serveCommand is `hotline serve`, also what `hotline` runs without a
+// command: the ledger, the embedded SIP engine, the call flows and the
+// HTTP API, until SIGINT or SIGTERM.
+func serveCommand() command {
+	return command{summary: "run the hotline service (the default command)", run: runServe}
+}
+
+// agentFlags collects repeated -agent id=dial flags.
+type agentFlags []ivr.Agent
+
+func (a *agentFlags) String() string { return fmt.Sprint(*a) }
+
+func (a *agentFlags) Set(v string) error {
+	id, dial, ok := strings.Cut(v, "=")
+	if !ok || id == "" || dial == "" {
+		return errors.New("want id=dial, e.g. a1=sip:a1@127.0.0.1:5070")
+	}
+	*a = append(*a, ivr.Agent{ID: id, Name: id, Dial: dial})
+	return nil
+}
+
+// serveShutdownTimeout bounds the HTTP server's drain at shutdown.
+const serveShutdownTimeout = 5 * time.Second
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var agents agentFlags
+	var (
+		cfgPath    = fs.String("config", "", "configuration file (default $HOTLINE_CONFIG, else built-in defaults)")
+		sipUDP     = fs.String("sip", "127.0.0.1:5060", "SIP listen address (UDP and TCP); port 0 picks one")
+		prompts    = fs.String("prompts", "prompts/wav", "directory of the prompts (<name>.wav, 8 kHz mono 16-bit)")
+		recordings = fs.String("recordings", "var/recordings", "directory the recordings are written to")
+		httpAddr   = fs.String("http", "", "HTTP listen address (default: http.listen of the configuration)")
+		ariURL     = fs.String("ari", "", "Asterisk ARI URL; empty runs the embedded SIP engine")
+		grafana    = fs.String("grafana", "", "Grafana dashboard URL linked from the supervisors' pages")
+		tlsProxy   = fs.Bool("secure-cookies", false, "mark cookies Secure (the console is served behind TLS)")
+		logLevel   = fs.String("log", "info", "log level: debug, info, warn, error")
+	)
+	fs.Var(&agents, "agent", "an agent who may log in, as id=dial (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("-log: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if *ariURL != "" {
+		return errors.New("-ari: the Asterisk backend is not part of this build yet; leave it empty for the embedded SIP engine")
+	}
+	cfg, err := config.Resolve(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *httpAddr == "" {
+		*httpAddr = cfg.HTTP.Listen
+	}
+
+	store, err := cfg.OpenLedger(ctx, logger)
+	if err != nil {
+		return fmt.Errorf("open ledger: %w", err)
+	}
+	defer store.Close()
+
+	engine, err := sip.New(sip.Config{UDP: *sipUDP, TCP: *sipUDP, PromptDir: *prompts, RecordingDir: *recordings}, logger)
+	if err != nil {
+		return fmt.Errorf("start SIP engine: %w", err)
+	}
+	defer engine.Close()
+
+	lines, units := ivrDirectory(cfg)
+	reg := prometheus.NewRegistry()
+	obs, err := serveMetrics(reg, cfg, store, logger)
+	if err != nil {
+		return err
+	}
+	ivrCfg := ivr.Config{Agents: agents}
+	ledger, err := ivr.NewTicketLedger(ctx, store, ivrCfg.Agents)
+	if err != nil {
+		return err
+	}
+	svc, err := ivr.New(ivrCfg, ivr.Deps{Engine: engine, Ledger: ledger, Calendar: store.Calendar(),
+		Lines: lines, Units: units, Logger: logger, Observer: obs})
+	if err != nil {
+		return err
+	}
+	if err := svc.RestoreAgents(ctx); err != nil {
+		return err
+	}
+
+	// The console serves its pages and, behind its sessions and role
+	// checks, the hotline API (/api/...).
+	con, err := console.New(console.Config{SecureCookies: *tlsProxy, MaskCaller: true, GrafanaURL: *grafana}, console.Deps{
+		Ledger: ticketledger.New(store, ticketledger.Reports{
+			Directory: report.Directory{Lines: cfg.Lines, Units: cfg.Units},
+			Rules:     cfg.Report,
+		}, nil),
+		Users:  ticketledger.NewUsers(store),
+		Events: svc.Bus(),
+		API:    web.New(svc, svc.Bus(), logger),
+		Log:    logger,
+	})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", metrics.Handler(reg, logger))
+	mux.Handle("/", con)
+	ln, err := net.Listen("tcp", *httpAddr)
+	if err != nil {
+		return fmt.Errorf("http listen: %w", err)
+	}
+	// Requests (event streams above all) end when the service stops.
+	reqCtx, stopRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRequests()
+	srv := &http.Server{Handler: mux, BaseContext: func(net.Listener) context.Context { return reqCtx },
+		ReadHeaderTimeout: 10 * time.Second}
+
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	consoleDone := con.Start(runCtx)
+	fmt.Fprintf(stdout, "hotline: SIP on %s, HTTP on %s\n", engine.Addr("udp"), ln.Addr())
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- engine.Serve(runCtx, svc) }()
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Serve(ln) }()
+
+	var runErr error
+	engineStopped := false
+	select {
+	case <-ctx.Done():
+	case err := <-engineDone:
+		runErr, engineStopped = fmt.Errorf("SIP engine stopped: %w", err), true
+	case err := <-httpDone:
+		runErr = fmt.Errorf("http: %w", err)
+	}
+	logger.Info("shutting down")
+	stopRun()
+	stopRequests()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), serveShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("http shutdown", "err", err)
+	}
+	if !engineStopped {
+		// Serve returns once the calls in progress have ended (after the
+		// engine's grace period).
+		if err := <-engineDone; err != nil && !errors.Is(err, context.Canceled) && runErr == nil {
+			runErr = fmt.Errorf("SIP engine: %w", err)
+		}
+	}
+	<-consoleDone
+	svc.Wait()
+	return runErr
+}
+
+// ivrDirectory turns the configured lines and units into the flows' own.
+func ivrDirectory(cfg *config.Config) ([]ivr.Line, []ivr.Unit) {
+	lines := make([]ivr.Line, 0, len(cfg.Lines))
+	for _, l := range cfg.Lines {
+		lines = append(lines, ivr.Line{Key: l.Key, ID: l.ID, Name: l.Name, Department: l.Department})
+	}
+	units := make([]ivr.Unit, 0, len(cfg.Units))
+	for _, u := range cfg.Units {
+		units = append(units, ivr.Unit{ID: u.ID, Name: u.Name, Dial: u.Phone})
+	}
+	return lines, units
+}
+
+// centreUnit labels tickets no unit holds yet.
+const centreUnit = "centre"
+
+// serveMetrics builds the call-path metrics and the ledger collector.
+func serveMetrics(reg *prometheus.Registry, cfg *config.Config, store *ticket.Store, logger *slog.Logger) (*metrics.Metrics, error) {
+	mcfg := metrics.Config{Backends: []string{"sip", "ledger"}, Units: []string{centreUnit}}
+	for _, l := range cfg.Lines {
+		mcfg.Lines = append(mcfg.Lines, l.Key)
+	}
+	for _, u := range cfg.Units {
+		mcfg.Units = append(mcfg.Units, u.ID)
+	}
+	m, err := metrics.New(reg, mcfg)
+	if err != nil {
+		return nil, err
+	}
+	src := metrics.LedgerSourceFunc(func(ctx context.Context) (metrics.LedgerSnapshot, error) {
+		counts, err := store.OpenCounts(ctx, time.Now())
+		if err != nil {
+			return metrics.LedgerSnapshot{}, err
+		}
+		var snap metrics.LedgerSnapshot
+		for _, c := range counts {
+			unit := c.UnitID
+			if unit == "" {
+				unit = centreUnit
+			}
+			snap.Stages = append(snap.Stages, metrics.StageCount{Stage: string(c.Stage), Unit: unit, Open: c.Open, Overdue: c.Overdue})
+		}
+		return snap, nil
+	})
+	lc, err := metrics.NewLedgerCollector(src, mcfg, 0, logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := reg.Register(lc); err != nil {
+		return nil, fmt.Errorf("register ledger metrics: %w", err)
+	}
+	m.BackendUp("sip", true)
+	m.BackendUp("ledger", true)
+	return m, nil
+}
