@@ -110,3 +110,26 @@ func TestBadHolidayFile(t *testing.T) {
 		t.Errorf("error = %v, want it to start with %q", err, want)
 	}
 }
+
+// FuzzParse: any file is either accepted or refused with a *config.Error;
+// the loader never panics.
+func FuzzParse(f *testing.F) {
+	example, err := os.ReadFile("hotline.example.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(example))
+	f.Add("units:\n  - {id: a, name: A, phone: \"8001\"}\n")
+	f.Add("calendar: {office_hours: [\"08:30-12:00\"]}\n")
+	f.Add("deadlines:\n  transfer: {within: 1h, count: working}\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		if strings.Contains(text, "holiday_file") {
+			return // reads another file
+		}
+		_, err := config.Parse("fuzz.yaml", []byte(text))
+		var ce *config.Error
+		if err != nil && !errors.As(err, &ce) {
+			t.Errorf("error %T %v, want *config.Error", err, err)
+		}
+	})
+}

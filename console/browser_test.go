@@ -7,119 +7,38 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"hotline/console"
+	"hotline/console/consoletest"
 )
 
-// chromiumPath is Debian's chromium, installed by tests/setup.sh.
-const chromiumPath = "/usr/bin/chromium"
-
-// browser is the one headless Chromium of the test binary, started on
-// first use and stopped by TestMain.
-var browser struct {
-	once    sync.Once
-	ctx     context.Context
-	cancel  func()
-	dataDir string
-	err     error
-}
+// browser is the one headless Chromium of the test binary.
+var browser consoletest.Browser
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if browser.cancel != nil {
-		browser.cancel()
-	}
-	if browser.dataDir != "" {
-		os.RemoveAll(browser.dataDir)
-	}
+	browser.Close()
 	os.Exit(code)
 }
 
-func startBrowser() {
-	browser.dataDir, browser.err = os.MkdirTemp("", "console-chromium-")
-	if browser.err != nil {
-		return
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.NoSandbox, // tests run as root in CI
-		chromedp.Headless,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(browser.dataDir),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	browser.ctx = ctx
-	browser.cancel = func() { cancelCtx(); cancelAlloc() }
-	browser.err = chromedp.Do(ctx) // launches the browser
-}
+var (
+	do        = consoletest.Do
+	markStale = consoletest.MarkStale
+	fresh     = consoletest.Fresh
+)
 
-// newTab opens a tab with its own cookies in the shared browser.
-func newTab(t testing.TB) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("no chromium at %s (tests/setup.sh installs it): %v", chromiumPath, err)
-	}
-	browser.once.Do(startBrowser)
-	if browser.err != nil {
-		t.Fatalf("start chromium: %v", browser.err)
-	}
-	ctx, cancel := chromedp.NewContext(browser.ctx, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("open tab: %v", err)
-	}
-	return ctx
-}
-
-// do runs steps on a tab within a time limit.
-func do(t testing.TB, tab context.Context, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(tab, 20*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatalf("browser: %v", err)
-	}
-}
+func newTab(t testing.TB) context.Context { return browser.Tab(t) }
 
 func run[T any](t testing.TB, tab context.Context, a chromedp.Action[T]) T {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(tab, 20*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, a)
-	if err != nil {
-		t.Fatalf("browser: %v", err)
-	}
-	return v
+	return consoletest.Run(t, tab, a)
 }
 
-// markStale marks the current document, so that a wait for a selector
-// under "body:not([data-stale])" finds it only on the next page.
-var markStale = chromedp.Evaluate[chromedp.Void](`document.body.dataset.stale = "1"`)
-
-// fresh scopes a selector to a page loaded after markStale.
-func fresh(sel string) string { return "body:not([data-stale]) " + sel }
-
 func browserLogin(t testing.TB, tab context.Context, base, name string) {
-	t.Helper()
-	do(t, tab,
-		chromedp.Navigate(base+"/login"),
-		chromedp.WaitVisible("#name"),
-		chromedp.SendKeys("#name", name),
-		chromedp.SendKeys("#password", password),
-		markStale,
-		chromedp.Click("#login"),
-		chromedp.WaitVisible(fresh("header .who")),
-	)
+	consoletest.Login(t, tab, base, name, password)
 }
 
 // TestBrowserTicketJourney follows a ticket through the console in a real

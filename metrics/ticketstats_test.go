@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -261,4 +262,47 @@ func fillLedger(b *testing.B, path string, n int, openShare float64, now time.Ti
 	if _, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE); ANALYZE`); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// fakeCounter is a hand-written TicketCounter.
+type fakeCounter struct {
+	counts []ticket.StageCount
+	err    error
+	asked  time.Time
+}
+
+func (f *fakeCounter) OpenCounts(_ context.Context, now time.Time) ([]ticket.StageCount, error) {
+	f.asked = now
+	return f.counts, f.err
+}
+
+func TestTicketStats(t *testing.T) {
+	now := time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)
+	t.Run("callbacks are the callback stage", func(t *testing.T) {
+		f := &fakeCounter{counts: []ticket.StageCount{
+			{Stage: ticket.StageCallback, UnitID: "wuliu", Open: 4, Overdue: 1},
+			{Stage: ticket.StageCallback, UnitID: "fangchan", Open: 2, Overdue: 2},
+			{Stage: ticket.StageFeedback, UnitID: "fangchan", Open: 9, Overdue: 5},
+		}}
+		snap, err := TicketStats(f, func() time.Time { return now }).LedgerStats(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !f.asked.Equal(now) {
+			t.Errorf("counted at %v, want the clock's %v", f.asked, now)
+		}
+		if snap.CallbacksDue != 6 || snap.CallbacksOverdue != 3 {
+			t.Errorf("callbacks due %d, overdue %d; want 6, 3", snap.CallbacksDue, snap.CallbacksOverdue)
+		}
+		if len(snap.Stages) != 3 {
+			t.Errorf("got %d stage counts, want 3", len(snap.Stages))
+		}
+	})
+	t.Run("ledger error", func(t *testing.T) {
+		locked := errors.New("database is locked")
+		_, err := TicketStats(&fakeCounter{err: locked}, func() time.Time { return now }).LedgerStats(t.Context())
+		if !errors.Is(err, locked) {
+			t.Errorf("err = %v, want it to wrap %v", err, locked)
+		}
+	})
 }

@@ -3,6 +3,8 @@ package callback
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +44,10 @@ func TestDialerOnTheLedger(t *testing.T) {
 	dissatisfied := f.repliedTicket(t, "13800000003")
 	unreplied := f.newTicket(t, "13800000009")
 	unreachable := f.repliedTicket(t, "13800000404")
+	noCallback := f.repliedTicket(t, "13800000005")
+	if _, err := f.l.Apply(ctx, noCallback, ticket.Change{Action: ticket.ActNote, Actor: "agent", Note: "来电人表示" + NoCallbackNote}); err != nil {
+		t.Fatal(err)
+	}
 
 	engine := telephonytest.NewEngine()
 	answer := &phone{onPlay: func(c *telephonytest.Call, prompt string) {
@@ -62,7 +68,7 @@ func TestDialerOnTheLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := map[int64]int64{}
-	for _, tid := range []int64{satisfied, dissatisfied, unreplied, unreachable} {
+	for _, tid := range []int64{satisfied, dissatisfied, unreplied, unreachable, noCallback} {
 		cb, err := f.Schedule(ctx, Request{TicketID: tid, Kind: KindSurvey, Due: monday10.Add(72 * time.Hour)}, monday10)
 		if err != nil {
 			t.Fatal(err)
@@ -91,6 +97,7 @@ func TestDialerOnTheLedger(t *testing.T) {
 		{name: "presses 1", ticket: satisfied, wantState: StateDone, wantStatus: ticket.StatusCalledBack, wantSat: ticket.Satisfied, wantEvent: "录音 fake/callback-"},
 		{name: "presses 3, reopened", ticket: dissatisfied, wantState: StateDone, wantStatus: ticket.StatusReopened, wantSat: ticket.Dissatisfied, wantEvent: "3 不满意"},
 		{name: "no reply yet, not called", ticket: unreplied, wantState: StateSkipped, wantStatus: ticket.StatusRegistered},
+		{name: "不需回访, not called", ticket: noCallback, wantState: StateSkipped, wantStatus: ticket.StatusReplied},
 		{name: "unreachable, marked for an agent", ticket: unreachable, wantState: StateFailed, wantStatus: ticket.StatusReplied, wantEvent: "请坐席人工跟进"},
 	}
 	for _, tt := range tests {
@@ -125,10 +132,34 @@ func TestDialerOnTheLedger(t *testing.T) {
 	}
 	// The skipped one shows as skipped, the list by state agrees.
 	skipped, err := f.List(ctx, Filter{States: []State{StateSkipped}})
-	if err != nil || len(skipped) != 1 || skipped[0].TicketID != unreplied {
+	if err != nil || len(skipped) != 2 || skipped[0].Note == "" {
 		t.Errorf("skipped = %+v, %v", skipped, err)
 	}
 	if cancelled, err := f.List(ctx, Filter{States: []State{StateCancelled}}); err != nil || len(cancelled) != 0 {
 		t.Errorf("cancelled = %+v, %v; want none", cancelled, err)
+	}
+}
+
+func TestNewOnLedger(t *testing.T) {
+	f := openLedger(t, "")
+	cfg := testConfig(t)
+	d, h, err := NewOnLedger(cfg, f.l, telephonytest.NewEngine(), nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tid := f.repliedTicket(t, "13812345678")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/", strings.NewReader(
+		fmt.Sprintf(`{"ticket_id":%d,"kind":"survey","due":"2026-12-03T10:00:00+08:00"}`, tid))))
+	if rec.Code != 201 {
+		t.Fatalf("schedule: %d %s", rec.Code, rec.Body)
+	}
+	select {
+	case <-d.wake:
+	default:
+		t.Error("scheduling did not wake the dialer")
+	}
+	if d.deps.Owner == "" || !strings.Contains(d.deps.Owner, ":") {
+		t.Errorf("owner %q, want host:pid", d.deps.Owner)
 	}
 }

@@ -69,7 +69,7 @@ func benchCalls(b *testing.B, n int, every time.Duration) {
 	served := make(chan error, 1)
 	go func() { served <- eng.Serve(ctx, h) }()
 	defer func() { cancel(); <-served }()
-	wctx, wcancel := context.WithTimeout(context.Background(), time.Minute)
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer wcancel()
 	if err := srv.AwaitConnected(wctx, true); err != nil {
 		b.Fatal(err)

@@ -456,3 +456,48 @@ func TestRecordingPauseResumeAndSendDigits(t *testing.T) {
 		t.Errorf("recording steps = %v, want %v", steps, want)
 	}
 }
+
+func TestMenuRetriesOverARI(t *testing.T) {
+	type result struct {
+		choice   string
+		failures int
+		err      error
+	}
+	got := make(chan result, 1)
+	h := telephony.HandlerFunc(func(ctx context.Context, call telephony.Call) {
+		if err := call.Answer(ctx); err != nil {
+			got <- result{err: err}
+			return
+		}
+		m := telephony.Menu{Prompts: []string{"menu"}, Invalid: []string{"sorry-invalid"}, NoInput: []string{"sorry-noinput"},
+			Valid: func(d string) bool { return strings.Contains("123450", d) }, Collect: telephony.Collect{BargeIn: true, FirstDigit: 2 * time.Second}}
+		var res result
+		res.choice, res.failures, res.err = m.Run(ctx, call)
+		got <- res
+	})
+	r := startRig(t, aritest.Options{PlaybackLength: time.Minute,
+		SoundLengths: map[string]time.Duration{"sound:hotline/sorry-invalid": 10 * time.Millisecond}}, h, ari.Options{})
+	phone, err := r.srv.Call(aritest.Inbound{Caller: "13800000015"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"9", "2"} { // a wrong key, then line 2
+		wait(t, func(ctx context.Context) error {
+			_, err := phone.Next(ctx, func(e aritest.Event) bool {
+				return e.Type() == "PlaybackStarted" && e.Field("playback.media_uri") == "sound:hotline/menu"
+			})
+			return err
+		})
+		if err := phone.Press(key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := recv(t, got, "menu result")
+	if res.err != nil || res.choice != "2" || res.failures != 1 {
+		t.Errorf("menu = %q, %d failures, %v; want 2 after 1 failure", res.choice, res.failures, res.err)
+	}
+	want := []string{"sound:hotline/menu", "sound:hotline/sorry-invalid", "sound:hotline/menu"}
+	if got := phone.Played(); !slices.Equal(got, want) {
+		t.Errorf("played %v, want %v", got, want)
+	}
+}

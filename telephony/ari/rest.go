@@ -1,12 +1,11 @@
 package ari
 
 import (
-	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -52,26 +51,20 @@ func (e *HTTPError) Is(target error) bool {
 // restClient is ARI's REST transport: every request carries a deadline
 // (the caller's context, bounded by RequestTimeout).
 type restClient struct {
-	base     string
-	user     string
-	password string
-	timeout  time.Duration
-	http     *http.Client
+	prefix  string // the path of the base URL, e.g. /ari
+	auth    string // the Authorization header
+	timeout time.Duration
+	pool    *httpPool
 }
 
 func newRESTClient(cfg *Config) *restClient {
-	// A bounded pool of kept-alive connections: past it requests queue
-	// for a connection instead of dialling (and closing) new ones, which
-	// costs far more than the wait under load.
-	tr := &http.Transport{
-		Proxy:               nil,
-		MaxConnsPerHost:     64,
-		MaxIdleConns:        64,
-		MaxIdleConnsPerHost: 64,
-		IdleConnTimeout:     90 * time.Second,
+	u, _ := url.Parse(cfg.URL) // checked by Init
+	return &restClient{
+		prefix:  strings.TrimRight(u.Path, "/"),
+		auth:    "Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.Username+":"+cfg.Password)),
+		timeout: cfg.RequestTimeout,
+		pool:    newHTTPPool(u),
 	}
-	return &restClient{base: cfg.URL, user: cfg.Username, password: cfg.Password,
-		timeout: cfg.RequestTimeout, http: &http.Client{Transport: tr}}
 }
 
 // escape escapes one path segment (recording names may hold "/").
@@ -82,36 +75,23 @@ func escape(s string) string { return url.PathEscape(s) }
 func (c *restClient) do(ctx context.Context, method, path string, q url.Values, body, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	u := c.base + path
+	target := c.prefix + path
 	if len(q) > 0 {
-		u += "?" + q.Encode()
+		target += "?" + q.Encode()
 	}
-	var rd io.Reader
+	var payload []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return fmt.Errorf("ari %s %s: encode body: %w", method, path, err)
 		}
-		rd = bytes.NewReader(b)
+		payload = b
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return fmt.Errorf("ari %s %s: %w", method, path, err)
-	}
-	req.SetBasicAuth(c.user, c.password)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
+	status, data, err := c.pool.roundTrip(ctx, method, target, c.auth, payload)
 	if err != nil {
 		return fmt.Errorf("ari %s %s: %w: %w", method, path, ErrUnreachable, err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return fmt.Errorf("ari %s %s: read answer: %w: %w", method, path, ErrUnreachable, err)
-	}
-	if resp.StatusCode >= 300 {
+	if status >= 300 {
 		var m struct {
 			Message string `json:"message"`
 			Error   string `json:"error"`
@@ -121,7 +101,7 @@ func (c *restClient) do(ctx context.Context, method, path string, q url.Values, 
 		if text == "" {
 			text = m.Error
 		}
-		return &HTTPError{Method: method, Path: path, Status: resp.StatusCode, Message: text}
+		return &HTTPError{Method: method, Path: path, Status: status, Message: text}
 	}
 	if out != nil && len(data) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {

@@ -94,6 +94,7 @@ type Call struct {
 	bridge  atomic.Pointer[Bridge]
 
 	rxPackets atomic.Uint64
+	lastRx    atomic.Int64 // unix ns of the last RTP packet, or of the answer
 }
 
 var _ telephony.Call = (*Call)(nil)
@@ -216,6 +217,7 @@ func (c *Call) startMedia(med *diago.DialogMedia) error {
 		}
 	}
 	c.writer = med.RTPPacketWriter
+	c.lastRx.Store(c.e.now().UnixNano())
 	done := make(chan struct{})
 	c.mu.Lock()
 	if c.ended {
@@ -259,6 +261,7 @@ func (c *Call) readLoop(r *media.RTPPacketReader, done chan struct{}) {
 		hdr := r.PacketHeader
 		now := c.e.now()
 		payload := buf[:n]
+		c.lastRx.Store(now.UnixNano())
 		if c.hasDTMF && hdr.PayloadType == c.dtmfRx {
 			if d := det.packet(hdr.Timestamp, payload, now); d != 0 {
 				c.pressed(d)

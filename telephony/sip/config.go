@@ -65,6 +65,10 @@ type Config struct {
 	// NoResponseTimeout gives up an outbound call that got no response at
 	// all (a dead peer) instead of waiting for SIP timer B (32 s). Default 5s.
 	NoResponseTimeout time.Duration `yaml:"no_response_timeout"`
+	// MediaTimeout hangs up an answered call (reason timeout) from which no
+	// RTP at all came for this long: a caller gone without a BYE. Default
+	// 60s; negative disables it (a trunk that stops RTP while on hold).
+	MediaTimeout time.Duration `yaml:"media_timeout"`
 	// ShutdownGrace is how long Serve lets calls in progress finish after
 	// its context ends before hanging them up. Default 10s.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
@@ -114,6 +118,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = 10 * time.Second
+	}
+	if c.MediaTimeout == 0 {
+		c.MediaTimeout = 60 * time.Second
 	}
 }
 

@@ -56,6 +56,8 @@ type Engine struct {
 	nextID atomic.Uint64
 
 	inProgress atomic.Int64
+
+	watchdogDone chan struct{} // closed when watchMedia has returned
 }
 
 var _ telephony.Engine = (*Engine)(nil)
@@ -122,13 +124,51 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	e.pacer = newPacer(e.log, e.now)
+	if cfg.MediaTimeout > 0 {
+		e.watchdogDone = make(chan struct{})
+		go e.watchMedia()
+	}
 	return e, nil
+}
+
+// watchMedia hangs up answered calls whose RTP stopped for MediaTimeout:
+// one goroutine for all calls, looking once a second.
+func (e *Engine) watchMedia() {
+	defer close(e.watchdogDone)
+	t := time.NewTicker(min(time.Second, e.cfg.MediaTimeout/2))
+	defer t.Stop()
+	for {
+		select {
+		case <-e.callsCtx.Done():
+			return
+		case <-t.C:
+		}
+		limit := e.now().Add(-e.cfg.MediaTimeout).UnixNano()
+		e.mu.Lock()
+		var silent []*Call
+		for _, c := range e.calls {
+			if last := c.lastRx.Load(); last != 0 && last < limit && c.ctx.Err() == nil {
+				silent = append(silent, c)
+			}
+		}
+		e.mu.Unlock()
+		for _, c := range silent {
+			c.log.Warn("no media from the far end: hanging up", "timeout", e.cfg.MediaTimeout)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), hangupTimeout)
+				defer cancel()
+				_ = c.Hangup(ctx, telephony.ReasonTimeout)
+			}()
+		}
+	}
 }
 
 // listen binds the sockets and builds the SIP stack on them.
 func (e *Engine) listen() error {
 	var err error
-	e.ua, err = sipgo.NewUA(sipgo.WithUserAgent("hotline"))
+	e.ua, err = sipgo.NewUA(sipgo.WithUserAgent("hotline"),
+		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerLogger(e.log.With("layer", "transport"))),
+		sipgo.WithUserAgentTransactionLayerOptions(sipmsg.WithTransactionLayerLogger(e.log.With("layer", "transaction"))))
 	if err != nil {
 		return fmt.Errorf("sip user agent: %w", err)
 	}
@@ -314,6 +354,9 @@ func (e *Engine) closeTransport() {
 	e.closeOnce.Do(func() {
 		if e.pacer != nil {
 			e.pacer.close()
+		}
+		if e.watchdogDone != nil {
+			<-e.watchdogDone
 		}
 		if e.udp != nil {
 			_ = e.udp.Close()

@@ -91,7 +91,6 @@ func TestBridge(t *testing.T) {
 		err         error
 	}
 	out := make(chan legs, 1)
-	var svc *testEngine
 	agent := startEngine(t, telephony.HandlerFunc(func(ctx context.Context, c telephony.Call) {
 		if err := c.Answer(ctx); err != nil {
 			return
@@ -103,17 +102,18 @@ func TestBridge(t *testing.T) {
 		_ = c.SendDigits(ctx, "9")
 		<-ctx.Done()
 	}), map[string][]int16{"agent": tone(600, 4*time.Second)}, func(c *Config) { c.Numbers = []string{"agent"} })
-	svc = startEngine(t, telephony.HandlerFunc(func(ctx context.Context, c telephony.Call) {
+	svc := startEngine(t, telephony.HandlerFunc(func(ctx context.Context, c telephony.Call) {
 		var r legs
 		defer func() { out <- r }()
 		if r.err = c.Answer(ctx); r.err != nil {
 			return
 		}
-		a, err := svc.Dial(ctx, telephony.DialRequest{To: agent.uri("agent"), CallerID: c.Info().Caller})
+		svcEng := c.(*Call).e // the engine serving this call
+		a, err := svcEng.Dial(ctx, telephony.DialRequest{To: agent.uri("agent"), CallerID: c.Info().Caller})
 		if r.err = err; err != nil {
 			return
 		}
-		b, _ := svc.NewBridge(ctx)
+		b, _ := svcEng.NewBridge(ctx)
 		rec, _ := b.Record(ctx, "bridge")
 		if r.err = errors.Join(b.Add(ctx, c), b.Add(ctx, a)); r.err != nil {
 			return
@@ -332,4 +332,67 @@ func ackFor(res, addr string) string {
 		}
 	}
 	return ack + "CSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+}
+
+// TestMediaTimeout: a caller that answers the SIP side but never sends RTP
+// (gone without a BYE) is hung up with reason timeout.
+func TestMediaTimeout(t *testing.T) {
+	checkGoroutines(t)
+	ended := make(chan telephony.End, 1)
+	svc := startEngine(t, telephony.HandlerFunc(func(ctx context.Context, c telephony.Call) {
+		if c.Answer(ctx) != nil {
+			return
+		}
+		<-c.Done()
+		ended <- c.End()
+	}), nil, func(c *Config) { c.MediaTimeout = 400 * time.Millisecond })
+	conn, err := net.Dial("udp", svc.Addr("udp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	local := conn.LocalAddr().String()
+	body := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n"
+	invite := fmt.Sprintf("INVITE sip:96596@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-mt1\r\n"+
+		"From: <sip:1390000@127.0.0.1>;tag=mt\r\nTo: <sip:96596@127.0.0.1>\r\nCall-ID: media-timeout\r\nCSeq: 1 INVITE\r\n"+
+		"Contact: <sip:x@%s>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s",
+		svc.Addr("udp"), local, local, len(body), body)
+	if _, err := conn.Write([]byte(invite)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	for {
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("waiting for the service: %v", err)
+		}
+		msg := string(buf[:n])
+		switch {
+		case strings.HasPrefix(msg, "SIP/2.0 200"):
+			to := header(msg, "To")
+			ack := fmt.Sprintf("ACK sip:96596@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-mt2\r\n"+
+				"From: <sip:1390000@127.0.0.1>;tag=mt\r\nTo: %s\r\nCall-ID: media-timeout\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+				svc.Addr("udp"), local, to)
+			_, _ = conn.Write([]byte(ack))
+		case strings.HasPrefix(msg, "BYE "):
+			ok := "SIP/2.0 200 OK\r\nVia: " + header(msg, "Via") + "\r\nFrom: " + header(msg, "From") + "\r\nTo: " + header(msg, "To") +
+				"\r\nCall-ID: " + header(msg, "Call-ID") + "\r\nCSeq: " + header(msg, "CSeq") + "\r\nContent-Length: 0\r\n\r\n"
+			_, _ = conn.Write([]byte(ok))
+			end := recv(t, ended, 5*time.Second, "end")
+			if end.Reason != telephony.ReasonTimeout || end.By != "local" {
+				t.Errorf("end %+v, want timeout by local", end)
+			}
+			return
+		}
+	}
+}
+
+func header(msg, name string) string {
+	for _, l := range strings.Split(msg, "\r\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(strings.TrimSpace(k), name) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }

@@ -81,9 +81,10 @@ func (p *phone) HandleCall(ctx context.Context, call telephony.Call) {
 			return
 		}
 		for _, k := range keys {
-			// A person listens a moment before pressing.
+			// A person listens a moment before pressing (and, after a wrong
+			// key, to the service's answer before the next one).
 			select {
-			case <-time.After(300 * time.Millisecond):
+			case <-time.After(700 * time.Millisecond):
 			case <-ctx.Done():
 				return
 			}
