@@ -123,10 +123,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Directory: report.Directory{Lines: cfg.Lines, Units: cfg.Units},
 			Rules:     cfg.Report,
 		}, nil),
-		Users:  ticketledger.NewUsers(store),
-		Events: svc.Bus(),
-		API:    web.New(svc, svc.Bus(), logger),
-		Log:    logger,
+		Users:     ticketledger.NewUsers(store),
+		Events:    svc.Bus(),
+		API:       web.New(svc, svc.Bus(), logger),
+		Recording: svc,
+		Log:       logger,
 	})
 	if err != nil {
 		return err
