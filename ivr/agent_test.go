@@ -319,6 +319,18 @@ func TestAgentLeavesThenTransferFails(t *testing.T) {
 	if got := call.Played(); !slices.Contains(got, "transfer-failed") {
 		t.Errorf("caller heard %v, want transfer-failed", got)
 	}
+	// Each conversation has its own file.
+	h.ledger.Read(func(v ivrtest.View) {
+		var talks []string
+		for _, r := range v.Recordings(pop.Ticket.ID) {
+			if r.Kind == ivr.RecordingConversation {
+				talks = append(talks, r.Path)
+			}
+		}
+		if want := []string{"fake/talk-c1.wav", "fake/talk-c1-2.wav"}; !slices.Equal(talks, want) {
+			t.Errorf("conversation recordings %v, want %v", talks, want)
+		}
+	})
 }
 
 func TestQueueOffersMessage(t *testing.T) {

@@ -218,7 +218,14 @@ func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) 
 	if s.cfg.RecordCalls() {
 		// The conversation is recorded on the bridge: it goes on through a
 		// transfer, whoever joins or leaves.
-		if talkRec, err = bridge.Record(ctx, recordingName("talk", f.info.ID)); err != nil {
+		// A caller back from the queue talks again: each conversation is a
+		// file of its own.
+		f.talks++
+		name := recordingName("talk", f.info.ID)
+		if f.talks > 1 {
+			name += fmt.Sprintf("-%d", f.talks)
+		}
+		if talkRec, err = bridge.Record(ctx, name); err != nil {
 			f.log.Error("record conversation", "err", err)
 			s.obs.FlowError(stepRecord)
 		}
