@@ -497,7 +497,8 @@ func (c *call) Hangup(ctx context.Context, reason telephony.Reason) error {
 		c.mu.Unlock()
 		return nil
 	}
-	if c.localReason == "" {
+	if c.localReason == "" && !c.farHangup {
+		// (after the far end's hang-up request the far end ended it)
 		c.localReason = reason
 	}
 	c.mu.Unlock()
