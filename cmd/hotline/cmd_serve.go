@@ -59,7 +59,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		prompts    = fs.String("prompts", "prompts/wav", "directory of the prompts (<name>.wav, 8 kHz mono 16-bit)")
 		recordings = fs.String("recordings", "var/recordings", "directory the recordings are written to")
 		httpAddr   = fs.String("http", "", "HTTP listen address (default: http.listen of the configuration)")
-		ariURL     = fs.String("ari", "", "Asterisk ARI URL; empty runs the embedded SIP engine")
+		ariURL     = fs.String("ari-url", "", "Asterisk ARI URL, e.g. http://127.0.0.1:8088/ari (default: ari.url of the configuration); empty runs the embedded SIP engine")
 		grafana    = fs.String("grafana", "", "Grafana dashboard URL linked from the supervisors' pages")
 		tlsProxy   = fs.Bool("secure-cookies", false, "mark cookies Secure (the console is served behind TLS)")
 		logLevel   = fs.String("log", "info", "log level: debug, info, warn, error")
@@ -73,9 +73,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("-log: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if *ariURL != "" {
-		return errors.New("-ari: the Asterisk backend is not part of this build yet; leave it empty for the embedded SIP engine")
-	}
 	cfg, err := config.Resolve(*cfgPath)
 	if err != nil {
 		return err
@@ -90,15 +87,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer store.Close()
 
-	engine, err := sip.New(sip.Config{UDP: *sipUDP, TCP: *sipUDP, PromptDir: *prompts, RecordingDir: *recordings}, logger)
+	engine, err := newServeEngine(ctx, *ariURL, cfg, sip.Config{UDP: *sipUDP, TCP: *sipUDP, PromptDir: *prompts, RecordingDir: *recordings}, store, logger)
 	if err != nil {
-		return fmt.Errorf("start SIP engine: %w", err)
+		return err
 	}
 	defer engine.Close()
 
 	lines, units := ivrDirectory(cfg)
 	reg := prometheus.NewRegistry()
-	obs, err := serveMetrics(reg, cfg, store, logger)
+	obs, err := serveMetrics(reg, cfg, store, engine, logger)
 	if err != nil {
 		return err
 	}
@@ -147,7 +144,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	consoleDone := con.Start(runCtx)
-	fmt.Fprintf(stdout, "hotline: SIP on %s, HTTP on %s\n", engine.Addr("udp"), ln.Addr())
+	fmt.Fprintf(stdout, "hotline: %s, HTTP on %s\n", engine, ln.Addr())
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- engine.Serve(runCtx, svc) }()
 	httpDone := make(chan error, 1)
@@ -199,8 +196,8 @@ func ivrDirectory(cfg *config.Config) ([]ivr.Line, []ivr.Unit) {
 const centreUnit = "centre"
 
 // serveMetrics builds the call-path metrics and the ledger collector.
-func serveMetrics(reg *prometheus.Registry, cfg *config.Config, store *ticket.Store, logger *slog.Logger) (*metrics.Metrics, error) {
-	mcfg := metrics.Config{Backends: []string{"sip", "ledger"}, Units: []string{centreUnit}}
+func serveMetrics(reg *prometheus.Registry, cfg *config.Config, store *ticket.Store, engine serveEngine, logger *slog.Logger) (*metrics.Metrics, error) {
+	mcfg := metrics.Config{Backends: []string{engine.Backend(), "ledger"}, Units: []string{centreUnit}}
 	for _, l := range cfg.Lines {
 		mcfg.Lines = append(mcfg.Lines, l.Key)
 	}
@@ -233,7 +230,7 @@ func serveMetrics(reg *prometheus.Registry, cfg *config.Config, store *ticket.St
 	if err := reg.Register(lc); err != nil {
 		return nil, fmt.Errorf("register ledger metrics: %w", err)
 	}
-	m.BackendUp("sip", true)
+	engine.Observe(m)
 	m.BackendUp("ledger", true)
 	return m, nil
 }
