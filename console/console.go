@@ -38,6 +38,9 @@ type Config struct {
 	MaskCaller bool
 	// GrafanaURL is the dashboard supervisors are linked to; "" hides the link.
 	GrafanaURL string
+	// LineNames names the business lines by the id tickets store (e.g.
+	// passenger → 客运); an unnamed id is shown as it is.
+	LineNames map[string]string
 	// ReplayEvents is how many recent events are kept for replay; default 512.
 	ReplayEvents int
 	// Heartbeat is the interval of comments on idle event streams; default 15 s.
@@ -197,6 +200,14 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, homeOf(s.Role), http.StatusSeeOther)
+}
+
+// lineName is the name of a business line id.
+func (c *Console) lineName(id string) string {
+	if n, ok := c.cfg.LineNames[id]; ok {
+		return n
+	}
+	return id
 }
 
 func homeOf(r auth.Role) string {

@@ -362,9 +362,10 @@ func (c *Console) supervisorPage(w http.ResponseWriter, r *http.Request, s *sess
 	c.render(w, r, s, "supervisor", struct {
 		Q       map[string]string
 		Units   []Unit
+		Lines   map[string]string
 		Tickets []Summary
 		Month   string
-	}{flatten(q), units, list, month})
+	}{flatten(q), units, c.cfg.LineNames, list, month})
 }
 
 func flatten(q map[string][]string) map[string]string {

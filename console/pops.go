@@ -167,7 +167,7 @@ func (c *Console) popOf(ctx context.Context, e ivr.Event) Pop {
 	}
 	t := e.Ticket
 	pt := &PopTicket{
-		ID: int64(t.ID), Number: t.Number, Caller: t.Caller, Line: t.Line, Status: t.Status,
+		ID: int64(t.ID), Number: t.Number, Caller: t.Caller, Line: c.lineName(t.Line), Status: t.Status,
 		StatusLabel: statusLabel(t.Status), Opened: t.Opened,
 		Earlier: []PopSummary{}, Repeats: []PopSummary{}, Deadlines: []PopDeadline{},
 	}
@@ -189,7 +189,7 @@ func (c *Console) popOf(ctx context.Context, e ivr.Event) Pop {
 		}
 	}
 	for _, s := range earlier {
-		ps := PopSummary{ID: s.ID, Number: s.Number, Line: s.Line, Kind: kindLabel(s.Kind), Status: statusLabel(s.Status),
+		ps := PopSummary{ID: s.ID, Number: s.Number, Line: c.lineName(s.Line), Kind: kindLabel(s.Kind), Status: statusLabel(s.Status),
 			Satisfaction: satisfactionLabel(s.Satisfaction), Opened: c.fmtTime(s.Opened)}
 		pt.Earlier = append(pt.Earlier, ps)
 		if s.Open() {

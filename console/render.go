@@ -54,7 +54,7 @@ func (c *Console) parseTemplates() (map[string]*template.Template, error) {
 		"stage":        stageLabel,
 		"satisfaction": satisfactionLabel,
 		"channel":      channelLabel,
-		"number":       func(s string) string { return s },
+		"line":         c.lineName,
 		"masked": func(s string) string {
 			if c.cfg.MaskCaller {
 				return telephony.Mask(s)

@@ -70,18 +70,18 @@ func TestAgentSeesOnlyItsOwnPops(t *testing.T) {
 }
 
 func TestPopReplay(t *testing.T) {
-	h := newHarness(t, console.Config{MaskCaller: true})
+	h := newHarness(t, console.Config{MaskCaller: true, LineNames: map[string]string{"passenger": "客运"}})
 	c := h.client(t)
 	c.login("a1")
 
 	// An earlier ticket of the caller, still open, answered with satisfaction.
-	old := h.ledger.Open("13812345678", "客运")
+	old := h.ledger.Open("13812345678", "passenger")
 	if err := h.ledger.TransferTo(int64(old.ID), "keyun"); err != nil {
 		t.Fatal(err)
 	}
 
 	next := c.stream("", 0)
-	first := h.pop("a1", "13812345678", "客运")
+	first := h.pop("a1", "13812345678", "passenger")
 	p1 := next()
 	t.Run("enriched", func(t *testing.T) {
 		pt := p1.Ticket

@@ -177,6 +177,7 @@ type flow struct {
 	log  *slog.Logger
 
 	ticketReady chan struct{} // closed once the ticket is opened (or failed)
+	lineTagged  chan struct{} // closed once the line is tagged; nil before the choice
 	mu          sync.Mutex
 	ticket      Ticket
 	ticketErr   error
@@ -266,6 +267,16 @@ func (f *flow) currentTicket(ctx context.Context) (Ticket, error) {
 		return Ticket{}, ctx.Err()
 	}
 	f.mu.Lock()
+	tagged := f.lineTagged
+	f.mu.Unlock()
+	if tagged != nil {
+		select {
+		case <-tagged:
+		case <-ctx.Done():
+			return Ticket{}, ctx.Err()
+		}
+	}
+	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.ticketErr != nil {
 		return Ticket{}, fmt.Errorf("open ticket: %w", f.ticketErr)
@@ -279,23 +290,52 @@ func (f *flow) setChoice(c string) {
 	f.choice = c
 }
 
+// tagLine records the caller's line on the call and the ticket in the
+// background, like the opening: the caller goes on to the queue at once,
+// and the write completes even if the caller hangs up. Steps that need the
+// ticket (which 并单 may change) wait for it in currentTicket.
 func (f *flow) tagLine(ctx context.Context, line Line) {
-	t, err := f.currentTicket(ctx)
-	if err != nil {
-		return // already logged by openTicket
-	}
-	merged, err := f.s.ledger.TagLine(ctx, f.info.ID, t.ID, line.code())
-	if err != nil {
-		f.log.Error("tag line", "line", line.code(), "err", err)
-		f.s.obs.FlowError(stepTicket)
-		return
-	}
+	done := make(chan struct{})
 	f.mu.Lock()
-	f.ticket.ID, f.ticket.Number, f.ticket.Line = merged.ID, merged.Number, line.code()
-	if merged.ID != t.ID {
-		f.log.Info("ticket merged into an earlier one (并单)", "ticket", merged.ID)
-	}
+	f.lineTagged = done
 	f.mu.Unlock()
+	f.s.writes.Add(1)
+	go func() {
+		defer f.s.writes.Done()
+		defer close(done)
+		wctx, cancel := writeContext(ctx)
+		defer cancel()
+		select {
+		case <-f.ticketReady:
+		case <-wctx.Done():
+			return
+		}
+		f.mu.Lock()
+		t, openErr := f.ticket, f.ticketErr
+		f.mu.Unlock()
+		if openErr != nil {
+			return // logged by openTicket
+		}
+		merged, err := f.s.ledger.TagLine(wctx, f.info.ID, t.ID, line.code())
+		if err != nil {
+			f.log.Error("tag line", "line", line.code(), "err", err)
+			f.s.obs.FlowError(stepTicket)
+			return
+		}
+		f.mu.Lock()
+		f.ticket.ID, f.ticket.Number, f.ticket.Line = merged.ID, merged.Number, line.code()
+		f.mu.Unlock()
+		if merged.ID != t.ID {
+			f.log.Info("ticket merged into an earlier one (并单)", "ticket", merged.ID)
+		}
+	}()
+}
+
+// writeContext is the context of a ledger write that records what
+// happened on a call: it completes even when the call (and its context)
+// has ended meanwhile.
+func writeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 }
 
 // recordingName makes a recording name out of a call id, which may hold

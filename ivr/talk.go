@@ -193,7 +193,10 @@ func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) 
 	if err != nil {
 		return false, err
 	}
-	if err := s.ledger.AssignAgent(ctx, f.info.ID, t.ID, agent.ID, s.now()); err != nil {
+	wctx, cancelWrite := writeContext(ctx)
+	err = s.ledger.AssignAgent(wctx, f.info.ID, t.ID, agent.ID, s.now())
+	cancelWrite()
+	if err != nil {
 		f.log.Error("assign agent", "agent", agent.ID, "err", err)
 	}
 	if t.Earlier, err = s.ledger.History(ctx, t.Caller, t.ID); err != nil {
@@ -307,9 +310,11 @@ func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) 
 				reason := telephony.ReasonOf(r.err)
 				res.Outcome = string(reason)
 				f.log.Info("transfer failed", "unit", pending.unit.ID, "reason", reason)
-				if err := s.ledger.RecordTransferFailure(ctx, t.ID, pending.unit.ID, reason, now); err != nil {
+				wctx, cancelWrite := writeContext(ctx)
+				if err := s.ledger.RecordTransferFailure(wctx, t.ID, pending.unit.ID, reason, now); err != nil {
 					f.log.Error("record transfer failure", "err", err)
 				}
+				cancelWrite()
 				s.bus.Publish(Event{Type: EventTransferFailed, At: now, Agent: agent.ID, CallID: f.info.ID, Ticket: &t,
 					Unit: pending.unit.ID, Outcome: res.Outcome})
 				reply(transferReply{res: res})
@@ -341,9 +346,11 @@ func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) 
 			if stays && !kept {
 				agentGone()
 			}
-			if err := s.ledger.RecordTransfer(ctx, t.ID, pending.unit.ID, now); err != nil {
+			wctx, cancelWrite := writeContext(ctx)
+			if err := s.ledger.RecordTransfer(wctx, t.ID, pending.unit.ID, now); err != nil {
 				f.log.Error("record transfer", "err", err)
 			}
+			cancelWrite()
 			s.bus.Publish(Event{Type: EventTransferred, At: now, Agent: agent.ID, CallID: f.info.ID, Ticket: &t, Unit: pending.unit.ID})
 			reply(transferReply{res: res})
 		}

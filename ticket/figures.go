@@ -102,37 +102,36 @@ func (s *Store) MonthFigures(ctx context.Context, month string) (MonthFigures, e
 	defer tx.Rollback()
 	lo, hi, n := ts(from), ts(to), ts(now)
 	// Grouping a million rows in SQLite means sorting them; counting them
-	// here, one compact key per row read straight off a covering index,
-	// is several times cheaper.
+	// here, as they come off a covering index, is cheaper: one text key
+	// per row (the group) and one integer (what to count).
 	groups := map[string]*GroupCount{}
-	err = countKeys(ctx, tx, `SELECT channel || '|' || kind || '|' || line || '|' || COALESCE(unit_id, '') || '|' ||
-		(status = 'merged') || (reopened > 0) || (status = 'closed') ||
-		CASE satisfaction WHEN 'satisfied' THEN 's' WHEN 'basic' THEN 'b' WHEN 'dissatisfied' THEN 'd' ELSE '-' END
-		FROM tickets WHERE created_at >= ? AND created_at < ?`, []any{lo, hi}, func(key string, k int) {
-		gk, flags, _ := cutLast(key, '|')
-		g := groups[gk]
+	err = countRows(ctx, tx, `SELECT channel || '|' || kind || '|' || line || '|' || COALESCE(unit_id, ''),
+		(status = 'merged') + 2 * (reopened > 0) + 4 * (status = 'closed')
+		+ 8 * ((satisfaction = 'satisfied') + 2 * (satisfaction = 'basic') + 3 * (satisfaction = 'dissatisfied'))
+		FROM tickets WHERE created_at >= ? AND created_at < ?`, []any{lo, hi}, func(key string, flags int64, k int) {
+		g := groups[key]
 		if g == nil {
-			parts := splitN(gk, '|', 4)
+			parts := splitN(key, '|', 4)
 			g = &GroupCount{Channel: Channel(parts[0]), Kind: Kind(parts[1]), Line: parts[2], UnitID: parts[3]}
-			groups[gk] = g
+			groups[key] = g
 		}
-		if flags[0] == '1' {
+		if flags&1 != 0 {
 			g.Repeats += k
 		} else {
 			g.Tickets += k
 		}
-		if flags[1] == '1' {
+		if flags&2 != 0 {
 			g.Reopened += k
 		}
-		if flags[2] == '1' {
+		if flags&4 != 0 {
 			g.Closed += k
 		}
-		switch flags[3] {
-		case 's':
+		switch flags >> 3 {
+		case 1:
 			g.Satisfied += k
-		case 'b':
+		case 2:
 			g.Basic += k
-		case 'd':
+		case 3:
 			g.Dissatisfied += k
 		}
 	})
@@ -146,27 +145,25 @@ func (s *Store) MonthFigures(ctx context.Context, month string) (MonthFigures, e
 		return cmp.Or(cmp.Compare(a.Channel, b.Channel), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Line, b.Line), cmp.Compare(a.UnitID, b.UnitID))
 	})
 	stages := map[string]*StageFigure{}
-	err = countKeys(ctx, tx, `SELECT stage || '|' || COALESCE(unit_id, '') || '|' ||
-		CASE WHEN done_at IS NOT NULL AND done_at <= due_at THEN 'o'
-			WHEN done_at IS NOT NULL THEN 'L'
-			WHEN due_at < ? THEN 'l' ELSE 'p' END
-		FROM deadlines WHERE due_at >= ? AND due_at < ? AND waived = 0`, []any{n, lo, hi}, func(key string, k int) {
-		sk, class, _ := cutLast(key, '|')
-		st := stages[sk]
+	// class: 0 met on time, 1 met late, 2 open and overdue, 3 open, not due.
+	err = countRows(ctx, tx, `SELECT stage || '|' || COALESCE(unit_id, ''),
+		(done_at IS NULL) * (2 + (due_at >= ?)) + (done_at IS NOT NULL AND done_at > due_at)
+		FROM deadlines WHERE due_at >= ? AND due_at < ? AND waived = 0`, []any{n, lo, hi}, func(key string, class int64, k int) {
+		st := stages[key]
 		if st == nil {
-			parts := splitN(sk, '|', 2)
+			parts := splitN(key, '|', 2)
 			st = &StageFigure{Stage: Stage(parts[0]), UnitID: parts[1]}
-			stages[sk] = st
+			stages[key] = st
 		}
 		st.Due += k
 		switch class {
-		case "o":
+		case 0:
 			st.OnTime += k
 			st.Done += k
-		case "L":
+		case 1:
 			st.Late += k
 			st.Done += k
-		case "l":
+		case 2:
 			st.Late += k
 		default:
 			st.Pending += k
@@ -225,42 +222,51 @@ func (s *Store) MonthFigures(ctx context.Context, month string) (MonthFigures, e
 	return f, nil
 }
 
-// countKeys runs a query that yields one text key per row and calls add
-// with each distinct key and its count.
-func countKeys(ctx context.Context, tx *sqlx.Tx, q string, args []any, add func(key string, n int)) error {
+// countRows runs a query that yields a text key and an integer per row,
+// and calls add with each distinct pair and how often it came.
+func countRows(ctx context.Context, tx *sqlx.Tx, q string, args []any, add func(key string, v int64, n int)) error {
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	counts := map[string]*int{}
+	type entry struct {
+		v int64
+		n int
+	}
+	counts := map[string][]entry{}
 	var key sql.RawBytes
+	var v int64
 	for rows.Next() {
-		if err := rows.Scan(&key); err != nil {
+		if err := rows.Scan(&key, &v); err != nil {
 			return err
 		}
-		if n := counts[string(key)]; n != nil { // no allocation for a known key
-			*n++
-		} else {
-			one := 1
-			counts[string(key)] = &one
+		es, ok := counts[string(key)] // no allocation for a known key
+		if !ok {
+			counts[string(key)] = []entry{{v, 1}}
+			continue
+		}
+		found := false
+		for i := range es {
+			if es[i].v == v {
+				es[i].n++
+				found = true
+				break
+			}
+		}
+		if !found {
+			counts[string(key)] = append(es, entry{v, 1})
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	for k, n := range counts {
-		add(k, *n)
+	for k, es := range counts {
+		for _, e := range es {
+			add(k, e.v, e.n)
+		}
 	}
 	return nil
-}
-
-func cutLast(s string, sep byte) (string, string, bool) {
-	i := strings.LastIndexByte(s, sep)
-	if i < 0 {
-		return s, "", false
-	}
-	return s[:i], s[i+1:], true
 }
 
 func splitN(s string, sep byte, n int) []string {

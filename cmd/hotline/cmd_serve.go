@@ -192,37 +192,26 @@ func ivrDirectory(cfg *config.Config) ([]ivr.Line, []ivr.Unit) {
 	return lines, units
 }
 
-// centreUnit labels tickets no unit holds yet.
-const centreUnit = "centre"
-
 // serveMetrics builds the call-path metrics and the ledger collector.
+// Series are labelled by menu key and unit id; the names go to
+// hotline_line_info and hotline_unit_info for the dashboard and alerts.
 func serveMetrics(reg *prometheus.Registry, cfg *config.Config, store *ticket.Store, engine serveEngine, logger *slog.Logger) (*metrics.Metrics, error) {
-	mcfg := metrics.Config{Backends: []string{engine.Backend(), "ledger"}, Units: []string{centreUnit}}
+	mcfg := metrics.Config{Backends: []string{engine.Backend(), "ledger"},
+		LineNames: map[string]string{}, UnitNames: map[string]string{}}
 	for _, l := range cfg.Lines {
 		mcfg.Lines = append(mcfg.Lines, l.Key)
+		mcfg.LineNames[l.Key] = l.Name
 	}
 	for _, u := range cfg.Units {
 		mcfg.Units = append(mcfg.Units, u.ID)
+		mcfg.UnitNames[u.ID] = u.Name
 	}
 	m, err := metrics.New(reg, mcfg)
 	if err != nil {
 		return nil, err
 	}
-	src := metrics.LedgerSourceFunc(func(ctx context.Context) (metrics.LedgerSnapshot, error) {
-		counts, err := store.OpenCounts(ctx, time.Now())
-		if err != nil {
-			return metrics.LedgerSnapshot{}, err
-		}
-		var snap metrics.LedgerSnapshot
-		for _, c := range counts {
-			unit := c.UnitID
-			if unit == "" {
-				unit = centreUnit
-			}
-			snap.Stages = append(snap.Stages, metrics.StageCount{Stage: string(c.Stage), Unit: unit, Open: c.Open, Overdue: c.Overdue})
-		}
-		return snap, nil
-	})
+	// Tickets no unit holds yet are labelled unit="none".
+	src := metrics.TicketStats(store, time.Now)
 	lc, err := metrics.NewLedgerCollector(src, mcfg, 0, logger)
 	if err != nil {
 		return nil, err

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"hotline/telephony"
 	"hotline/ticket"
 	"hotline/ticket/calendar"
 )
@@ -284,4 +287,24 @@ func (t LedgerTickets) CallbackFailed(ctx context.Context, ticketID int64, note 
 // LedgerCalendar tells days off from the ledger's working calendar.
 func LedgerCalendar(c *calendar.Calendar) Calendar {
 	return CalendarFunc(func(day time.Time) bool { return !c.IsWorkday(day) })
+}
+
+// NewOnLedger builds the dialer over the complaint ledger (its callbacks,
+// workflow and working calendar) and the HTTP API over the same store, the
+// API waking the dialer when it schedules. cfg must have been through
+// Init; agents and observe may be nil. The dialer's lease owner is
+// host:pid, unique per process.
+func NewOnLedger(cfg *Config, l *ticket.Store, engine telephony.Engine, agents AgentConnector,
+	log *slog.Logger, observe func(Attempt, Result)) (*Dialer, *Handler, error) {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "dialer"
+	}
+	store := NewLedgerStore(l, "api")
+	d, err := New(cfg, Deps{Store: store, Tickets: NewLedgerTickets(l), Engine: engine, Agents: agents,
+		Calendar: LedgerCalendar(l.Calendar()), Log: log, Owner: fmt.Sprintf("%s:%d", host, os.Getpid()), Observe: observe})
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, NewHandler(store, d.now, d.Kick, log), nil
 }

@@ -3,6 +3,8 @@ package callback
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -135,5 +137,29 @@ func TestDialerOnTheLedger(t *testing.T) {
 	}
 	if cancelled, err := f.List(ctx, Filter{States: []State{StateCancelled}}); err != nil || len(cancelled) != 0 {
 		t.Errorf("cancelled = %+v, %v; want none", cancelled, err)
+	}
+}
+
+func TestNewOnLedger(t *testing.T) {
+	f := openLedger(t, "")
+	cfg := testConfig(t)
+	d, h, err := NewOnLedger(cfg, f.l, telephonytest.NewEngine(), nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tid := f.repliedTicket(t, "13812345678")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/", strings.NewReader(
+		fmt.Sprintf(`{"ticket_id":%d,"kind":"survey","due":"2026-12-03T10:00:00+08:00"}`, tid))))
+	if rec.Code != 201 {
+		t.Fatalf("schedule: %d %s", rec.Code, rec.Body)
+	}
+	select {
+	case <-d.wake:
+	default:
+		t.Error("scheduling did not wake the dialer")
+	}
+	if d.deps.Owner == "" || !strings.Contains(d.deps.Owner, ":") {
+		t.Errorf("owner %q, want host:pid", d.deps.Owner)
 	}
 }

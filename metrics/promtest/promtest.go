@@ -214,7 +214,7 @@ func Await(t testing.TB, what string, done func(ctx context.Context) (bool, erro
 		if ok {
 			return
 		}
-		if err != nil {
+		if err != nil && ctx.Err() == nil { // not the deadline cutting the last try short
 			last = err
 		}
 		select {
@@ -240,7 +240,10 @@ func (p *Server) AwaitValue(t testing.TB, q string, want float64) float64 {
 		}
 		s, _ := v[0].Value[1].(string)
 		got, err = strconv.ParseFloat(s, 64)
-		return err == nil && got == want, err
+		if err != nil {
+			return false, err
+		}
+		return got == want, fmt.Errorf("value %v", got)
 	})
 	return got
 }
