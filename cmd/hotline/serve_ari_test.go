@@ -104,6 +104,10 @@ func TestServeARI(t *testing.T) {
 			t.Errorf("/metrics lacks %s:\n%.2000s", want, page)
 		}
 	}
+	if !strings.Contains(string(page), `hotline_events_handled_total{backend="ari"} `) ||
+		strings.Contains(string(page), `hotline_events_handled_total{backend="ari"} 0`+"\n") {
+		t.Errorf("/metrics does not count the ARI events:\n%.2000s", page)
+	}
 	if strings.Contains(string(page), `backend="sip"`) {
 		t.Error("/metrics reports a SIP backend that does not run")
 	}
