@@ -252,7 +252,7 @@ func newPhoneCall(ph *aritest.Phone, info telephony.Info) *phoneCall {
 	return &phoneCall{ph: ph, info: info, digits: make(chan rune)}
 }
 
-func (c *phoneCall) Info() telephony.Info            { return c.info }
+func (c *phoneCall) Info() telephony.Info             { return c.info }
 func (c *phoneCall) Answer(ctx context.Context) error { return nil } // answered already
 func (c *phoneCall) Done() <-chan struct{}            { return c.ph.Done() }
 
