@@ -120,10 +120,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Directory: report.Directory{Lines: cfg.Lines, Units: cfg.Units},
 			Rules:     cfg.Report,
 		}, nil),
-		Users:  ticketledger.NewUsers(store),
-		Events: svc.Bus(),
-		API:    web.New(svc, svc.Bus(), logger),
-		Log:    logger,
+		Users:     ticketledger.NewUsers(store),
+		Events:    svc.Bus(),
+		API:       web.New(svc, svc.Bus(), logger),
+		Recording: svc,
+		Log:       logger,
 	})
 	if err != nil {
 		return err
@@ -155,7 +156,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	select {
 	case <-ctx.Done():
 	case err := <-engineDone:
-		runErr, engineStopped = fmt.Errorf("SIP engine stopped: %w", err), true
+		runErr, engineStopped = fmt.Errorf("engine stopped: %w", err), true
 	case err := <-httpDone:
 		runErr = fmt.Errorf("http: %w", err)
 	}
@@ -171,7 +172,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// Serve returns once the calls in progress have ended (after the
 		// engine's grace period).
 		if err := <-engineDone; err != nil && !errors.Is(err, context.Canceled) && runErr == nil {
-			runErr = fmt.Errorf("SIP engine: %w", err)
+			runErr = fmt.Errorf("engine: %w", err)
 		}
 	}
 	<-consoleDone
