@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -318,6 +319,18 @@ func TestAgentLeavesThenTransferFails(t *testing.T) {
 	if got := call.Played(); !slices.Contains(got, "transfer-failed") {
 		t.Errorf("caller heard %v, want transfer-failed", got)
 	}
+	// Each conversation has its own file.
+	h.ledger.Read(func(v ivrtest.View) {
+		var talks []string
+		for _, r := range v.Recordings(pop.Ticket.ID) {
+			if r.Kind == ivr.RecordingConversation {
+				talks = append(talks, r.Path)
+			}
+		}
+		if want := []string{"fake/talk-c1.wav", "fake/talk-c1-2.wav"}; !slices.Equal(talks, want) {
+			t.Errorf("conversation recordings %v, want %v", talks, want)
+		}
+	})
 }
 
 func TestQueueOffersMessage(t *testing.T) {
@@ -470,5 +483,42 @@ func TestAgentLogin(t *testing.T) {
 	}
 	if got := agentState(h2.svc, "a2"); got != ivr.AgentOffline {
 		t.Errorf("a2 after logout: %s", got)
+	}
+}
+
+func TestPauseRecording(t *testing.T) {
+	h := newHarness(t, testConfig(), ivrtest.Calendar{}, nil)
+	p := newPhones()
+	h.engine.DialFunc = p.dial
+	if err := h.svc.Login(h.ctx, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.svc.PauseRecording(h.ctx, 42, true); !errors.Is(err, ivr.ErrNoSuchCall) {
+		t.Errorf("no call: err = %v", err)
+	}
+	events := h.svc.Bus().Subscribe(h.ctx)
+	call := queueCaller(h, "c1")
+	finished := h.ring(call)
+	p.nextAnswered(t)
+	pop := nextEvent(t, events, ivr.EventScreenPop)
+	for _, pause := range []bool{true, false} {
+		if err := h.svc.PauseRecording(h.ctx, int64(pop.Ticket.ID), pause); err != nil {
+			t.Fatal(err)
+		}
+	}
+	call.HangupRemote()
+	h.wait(finished)
+	want := []string{"pause call-c1", "resume call-c1"}
+	var got []string
+	for _, l := range call.Log() {
+		if strings.HasPrefix(l, "pause ") || strings.HasPrefix(l, "resume ") {
+			got = append(got, l)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("call recording %v, want %v", got, want)
+	}
+	if log := h.engine.Bridges()[0].Log(); !slices.Contains(log, "pause talk-c1") || !slices.Contains(log, "resume talk-c1") {
+		t.Errorf("bridge log %v, want the conversation paused and resumed", log)
 	}
 }

@@ -186,6 +186,7 @@ type flow struct {
 	stage       string    // where the caller is: stageMenu, stageQueue, ...
 	queuedAt    time.Time // when the caller entered the queue
 
+	talks   int                 // conversations with agents so far
 	rec     telephony.Recording // call recording in progress, nil when none
 	recDone []telephony.RecordingResult
 }

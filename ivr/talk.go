@@ -30,7 +30,42 @@ var ErrTransferInProgress = errors.New("a transfer is already in progress")
 // call's flow through it.
 type session struct {
 	requests chan transferRequest
+	pauses   chan pauseRequest
 	done     chan struct{}
+}
+
+// pauseRequest pauses or resumes the recordings of a conversation (while
+// the caller gives card numbers, say).
+type pauseRequest struct {
+	pause bool
+	reply chan error
+}
+
+// PauseRecording pauses (or, with pause false, resumes) the recording of
+// the ticket's call while the caller talks to an agent; the paused span is
+// left out of the files. It returns ErrNoSuchCall when no caller of the
+// ticket is talking to an agent.
+func (s *Service) PauseRecording(ctx context.Context, ticket int64, pause bool) error {
+	s.mu.Lock()
+	sess := s.sessions[TicketID(ticket)]
+	s.mu.Unlock()
+	if sess == nil {
+		return fmt.Errorf("ticket %d: %w", ticket, ErrNoSuchCall)
+	}
+	req := pauseRequest{pause: pause, reply: make(chan error, 1)}
+	select {
+	case sess.pauses <- req:
+	case <-sess.done:
+		return fmt.Errorf("ticket %d: %w", ticket, ErrNoSuchCall)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 type transferRequest struct {
@@ -183,7 +218,14 @@ func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) 
 	if s.cfg.RecordCalls() {
 		// The conversation is recorded on the bridge: it goes on through a
 		// transfer, whoever joins or leaves.
-		if talkRec, err = bridge.Record(ctx, recordingName("talk", f.info.ID)); err != nil {
+		// A caller back from the queue talks again: each conversation is a
+		// file of its own.
+		f.talks++
+		name := recordingName("talk", f.info.ID)
+		if f.talks > 1 {
+			name += fmt.Sprintf("-%d", f.talks)
+		}
+		if talkRec, err = bridge.Record(ctx, name); err != nil {
 			f.log.Error("record conversation", "err", err)
 			s.obs.FlowError(stepRecord)
 		}
@@ -203,7 +245,7 @@ func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) 
 		f.log.Error("caller history", "err", err)
 	}
 	// Transfers are accepted from the moment the agent sees the ticket.
-	sess := &session{requests: make(chan transferRequest), done: make(chan struct{})}
+	sess := &session{requests: make(chan transferRequest), pauses: make(chan pauseRequest), done: make(chan struct{})}
 	s.register(t.ID, sess)
 	defer s.unregister(t.ID, sess)
 	f.log.Info("agent answered", "agent", agent.ID, "ticket", t.ID)
@@ -290,6 +332,8 @@ func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) 
 					return false, err
 				}
 			}
+		case req := <-sess.pauses:
+			req.reply <- f.pauseRecordings(ctx, req.pause, talkRec)
 		case req := <-sess.requests:
 			if dialling != nil || unitCall != nil {
 				req.reply <- transferReply{err: ErrTransferInProgress}
@@ -355,6 +399,29 @@ func (f *flow) talk(ctx context.Context, agent Agent, agentCall telephony.Call) 
 			reply(transferReply{res: res})
 		}
 	}
+}
+
+// pauseRecordings pauses or resumes the call's and the conversation's
+// recordings.
+func (f *flow) pauseRecordings(ctx context.Context, pause bool, talk telephony.Recording) error {
+	var errs []error
+	for _, r := range []telephony.Recording{f.rec, talk} {
+		if r == nil {
+			continue
+		}
+		op := r.Resume
+		if pause {
+			op = r.Pause
+		}
+		if err := op(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("pause recording: %w", err)
+	}
+	f.log.Info("recording paused", "paused", pause)
+	return nil
 }
 
 // attachConversation stops the conversation's recording and puts it on

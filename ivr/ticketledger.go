@@ -79,16 +79,10 @@ func (l *TicketLedger) CloseCall(ctx context.Context, c CallClose) error {
 		IVRChoice: c.Choice, RecordingPath: c.Recording, RecordingDuration: c.RecordingDuration})
 }
 
-// RecordingNote is how a recording shows in the handling process: a note
-// "<kind>: <path> (<duration>)", e.g. "message: var/recordings/msg-x.wav (12s)".
-func RecordingNote(r Recording) string {
-	return fmt.Sprintf("%s: %s (%s)", r.Kind, r.Path, r.Duration.Round(time.Second))
-}
-
-// AttachRecording notes the recording in the ticket's handling process.
+// AttachRecording puts the recording in the ticket's handling process
+// (an event "recording" noting "<kind> <path> (<duration>)").
 func (l *TicketLedger) AttachRecording(ctx context.Context, t TicketID, callID string, r Recording) error {
-	_, err := l.store.Apply(ctx, int64(t), ticket.Change{Action: ticket.ActNote, Actor: "ivr", Note: RecordingNote(r)})
-	if err != nil {
+	if err := l.store.AttachRecording(ctx, int64(t), callID, r.Kind, r.Path, r.Duration); err != nil {
 		return fmt.Errorf("attach %s recording to ticket %d: %w", r.Kind, t, err)
 	}
 	return nil

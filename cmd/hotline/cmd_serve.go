@@ -59,7 +59,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		prompts    = fs.String("prompts", "prompts/wav", "directory of the prompts (<name>.wav, 8 kHz mono 16-bit)")
 		recordings = fs.String("recordings", "var/recordings", "directory the recordings are written to")
 		httpAddr   = fs.String("http", "", "HTTP listen address (default: http.listen of the configuration)")
-		ariURL     = fs.String("ari", "", "Asterisk ARI URL; empty runs the embedded SIP engine")
+		ariURL     = fs.String("ari-url", "", "Asterisk ARI URL, e.g. http://127.0.0.1:8088/ari (default: ari.url of the configuration); empty runs the embedded SIP engine")
 		grafana    = fs.String("grafana", "", "Grafana dashboard URL linked from the supervisors' pages")
 		tlsProxy   = fs.Bool("secure-cookies", false, "mark cookies Secure (the console is served behind TLS)")
 		logLevel   = fs.String("log", "info", "log level: debug, info, warn, error")
@@ -73,9 +73,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("-log: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if *ariURL != "" {
-		return errors.New("-ari: the Asterisk backend is not part of this build yet; leave it empty for the embedded SIP engine")
-	}
 	cfg, err := config.Resolve(*cfgPath)
 	if err != nil {
 		return err
@@ -90,15 +87,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer store.Close()
 
-	engine, err := sip.New(sip.Config{UDP: *sipUDP, TCP: *sipUDP, PromptDir: *prompts, RecordingDir: *recordings}, logger)
+	engine, err := newServeEngine(ctx, *ariURL, cfg, sip.Config{UDP: *sipUDP, TCP: *sipUDP, PromptDir: *prompts, RecordingDir: *recordings}, store, logger)
 	if err != nil {
-		return fmt.Errorf("start SIP engine: %w", err)
+		return err
 	}
 	defer engine.Close()
 
 	lines, units := ivrDirectory(cfg)
 	reg := prometheus.NewRegistry()
-	obs, err := serveMetrics(reg, cfg, store, logger)
+	obs, err := serveMetrics(reg, cfg, store, engine, logger)
 	if err != nil {
 		return err
 	}
@@ -123,10 +120,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Directory: report.Directory{Lines: cfg.Lines, Units: cfg.Units},
 			Rules:     cfg.Report,
 		}, nil),
-		Users:  ticketledger.NewUsers(store),
-		Events: svc.Bus(),
-		API:    web.New(svc, svc.Bus(), logger),
-		Log:    logger,
+		Users:     ticketledger.NewUsers(store),
+		Events:    svc.Bus(),
+		API:       web.New(svc, svc.Bus(), logger),
+		Recording: svc,
+		Log:       logger,
 	})
 	if err != nil {
 		return err
@@ -147,7 +145,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	consoleDone := con.Start(runCtx)
-	fmt.Fprintf(stdout, "hotline: SIP on %s, HTTP on %s\n", engine.Addr("udp"), ln.Addr())
+	fmt.Fprintf(stdout, "hotline: %s, HTTP on %s\n", engine, ln.Addr())
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- engine.Serve(runCtx, svc) }()
 	httpDone := make(chan error, 1)
@@ -158,7 +156,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	select {
 	case <-ctx.Done():
 	case err := <-engineDone:
-		runErr, engineStopped = fmt.Errorf("SIP engine stopped: %w", err), true
+		runErr, engineStopped = fmt.Errorf("engine stopped: %w", err), true
 	case err := <-httpDone:
 		runErr = fmt.Errorf("http: %w", err)
 	}
@@ -174,7 +172,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// Serve returns once the calls in progress have ended (after the
 		// engine's grace period).
 		if err := <-engineDone; err != nil && !errors.Is(err, context.Canceled) && runErr == nil {
-			runErr = fmt.Errorf("SIP engine: %w", err)
+			runErr = fmt.Errorf("engine: %w", err)
 		}
 	}
 	<-consoleDone
@@ -198,8 +196,8 @@ func ivrDirectory(cfg *config.Config) ([]ivr.Line, []ivr.Unit) {
 // serveMetrics builds the call-path metrics and the ledger collector.
 // Series are labelled by menu key and unit id; the names go to
 // hotline_line_info and hotline_unit_info for the dashboard and alerts.
-func serveMetrics(reg *prometheus.Registry, cfg *config.Config, store *ticket.Store, logger *slog.Logger) (*metrics.Metrics, error) {
-	mcfg := metrics.Config{Backends: []string{"sip", "ledger"},
+func serveMetrics(reg *prometheus.Registry, cfg *config.Config, store *ticket.Store, engine serveEngine, logger *slog.Logger) (*metrics.Metrics, error) {
+	mcfg := metrics.Config{Backends: []string{engine.Backend(), "ledger"},
 		LineNames: map[string]string{}, UnitNames: map[string]string{}}
 	for _, l := range cfg.Lines {
 		mcfg.Lines = append(mcfg.Lines, l.Key)
@@ -222,7 +220,7 @@ func serveMetrics(reg *prometheus.Registry, cfg *config.Config, store *ticket.St
 	if err := reg.Register(lc); err != nil {
 		return nil, fmt.Errorf("register ledger metrics: %w", err)
 	}
-	m.BackendUp("sip", true)
+	engine.Observe(m)
 	m.BackendUp("ledger", true)
 	return m, nil
 }

@@ -121,9 +121,9 @@ func (s sqliteInspector) Ticket(ctx context.Context, id ivr.TicketID) (TicketRow
 			row.Transfers = append(row.Transfers, e.Unit)
 		case e.Kind == ticket.EventTransferFailed:
 			row.Transfers = append(row.Transfers, e.Unit+":"+e.Note)
-		case e.Kind == string(ticket.ActNote):
+		case e.Kind == ticket.EventRecording:
 			for _, kind := range []string{ivr.RecordingMessage, ivr.RecordingConversation} {
-				if rest, ok := strings.CutPrefix(e.Note, kind+": "); ok {
+				if rest, ok := strings.CutPrefix(e.Note, kind+" "); ok {
 					path, _, _ := strings.Cut(rest, " (")
 					row.Recordings = append(row.Recordings, ivr.Recording{Kind: kind, Path: path})
 				}
