@@ -32,6 +32,7 @@ import (
 	"github.com/goccy/go-yaml/parser"
 
 	"hotline/config/field"
+	"hotline/telephony/ari"
 	"hotline/ticket"
 	"hotline/ticket/calendar"
 	"hotline/ticket/report"
@@ -51,6 +52,9 @@ type Config struct {
 	Units     []ticket.Unit    `yaml:"units"`
 	Repeat    Repeat           `yaml:"repeat"`
 	Report    report.Rules     `yaml:"report"`
+	// ARI runs the calls through Asterisk (telephony/ari); with no url
+	// the embedded SIP engine runs them.
+	ARI ari.Config `yaml:"ari"`
 
 	// File is where the configuration was read from ("" for the
 	// defaults); relative paths in it are relative to its directory.

@@ -19,8 +19,6 @@ import (
 	"hotline/console/ticketledger"
 	"hotline/ivr"
 	"hotline/metrics"
-	"hotline/telephony"
-	"hotline/telephony/ari"
 	"hotline/telephony/sip"
 	"hotline/ticket"
 	"hotline/ticket/report"
@@ -61,7 +59,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		prompts    = fs.String("prompts", "prompts/wav", "directory of the prompts (<name>.wav, 8 kHz mono 16-bit)")
 		recordings = fs.String("recordings", "var/recordings", "directory the recordings are written to")
 		httpAddr   = fs.String("http", "", "HTTP listen address (default: http.listen of the configuration)")
-		ariURL     = fs.String("ari", "", "Asterisk ARI URL, e.g. http://127.0.0.1:8088/ari (credentials from ARI_USERNAME, ARI_PASSWORD); empty runs the embedded SIP engine")
+		ariURL     = fs.String("ari-url", "", "Asterisk ARI URL, e.g. http://127.0.0.1:8088/ari (default: ari.url of the configuration); empty runs the embedded SIP engine")
 		grafana    = fs.String("grafana", "", "Grafana dashboard URL linked from the supervisors' pages")
 		tlsProxy   = fs.Bool("secure-cookies", false, "mark cookies Secure (the console is served behind TLS)")
 		logLevel   = fs.String("log", "info", "log level: debug, info, warn, error")
@@ -89,37 +87,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer store.Close()
 
-	reg := prometheus.NewRegistry()
-	backend := "sip"
-	if *ariURL != "" {
-		backend = "ari"
-	}
-	obs, err := serveMetrics(reg, cfg, store, backend, logger)
+	engine, err := newServeEngine(ctx, *ariURL, cfg, sip.Config{UDP: *sipUDP, TCP: *sipUDP, PromptDir: *prompts, RecordingDir: *recordings}, store, logger)
 	if err != nil {
 		return err
 	}
-	// The embedded SIP engine, unless an Asterisk takes the calls.
-	var engine telephony.Engine
-	where := ""
-	if *ariURL != "" {
-		e, err := ari.New(ari.Config{URL: *ariURL}, ari.Options{Logger: logger,
-			OnConnState: func(up bool) { obs.BackendUp("ari", up) }, OnEvent: func() { obs.EventHandled("ari") }})
-		if err != nil {
-			return fmt.Errorf("start ARI engine: %w", err)
-		}
-		defer e.Close()
-		engine, where = e, "ARI "+*ariURL
-	} else {
-		e, err := sip.New(sip.Config{UDP: *sipUDP, TCP: *sipUDP, PromptDir: *prompts, RecordingDir: *recordings}, logger)
-		if err != nil {
-			return fmt.Errorf("start SIP engine: %w", err)
-		}
-		defer e.Close()
-		obs.BackendUp("sip", true)
-		engine, where = e, "SIP on "+e.Addr("udp")
-	}
+	defer engine.Close()
 
 	lines, units := ivrDirectory(cfg)
+	reg := prometheus.NewRegistry()
+	obs, err := serveMetrics(reg, cfg, store, engine, logger)
+	if err != nil {
+		return err
+	}
 	ivrCfg := ivr.Config{Agents: agents}
 	ledger, err := ivr.NewTicketLedger(ctx, store, ivrCfg.Agents)
 	if err != nil {
@@ -166,7 +145,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	consoleDone := con.Start(runCtx)
-	fmt.Fprintf(stdout, "hotline: %s, HTTP on %s\n", where, ln.Addr())
+	fmt.Fprintf(stdout, "hotline: %s, HTTP on %s\n", engine, ln.Addr())
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- engine.Serve(runCtx, svc) }()
 	httpDone := make(chan error, 1)
@@ -217,8 +196,8 @@ func ivrDirectory(cfg *config.Config) ([]ivr.Line, []ivr.Unit) {
 // serveMetrics builds the call-path metrics and the ledger collector.
 // Series are labelled by menu key and unit id; the names go to
 // hotline_line_info and hotline_unit_info for the dashboard and alerts.
-func serveMetrics(reg *prometheus.Registry, cfg *config.Config, store *ticket.Store, backend string, logger *slog.Logger) (*metrics.Metrics, error) {
-	mcfg := metrics.Config{Backends: []string{backend, "ledger"},
+func serveMetrics(reg *prometheus.Registry, cfg *config.Config, store *ticket.Store, engine serveEngine, logger *slog.Logger) (*metrics.Metrics, error) {
+	mcfg := metrics.Config{Backends: []string{engine.Backend(), "ledger"},
 		LineNames: map[string]string{}, UnitNames: map[string]string{}}
 	for _, l := range cfg.Lines {
 		mcfg.Lines = append(mcfg.Lines, l.Key)
@@ -241,6 +220,7 @@ func serveMetrics(reg *prometheus.Registry, cfg *config.Config, store *ticket.St
 	if err := reg.Register(lc); err != nil {
 		return nil, fmt.Errorf("register ledger metrics: %w", err)
 	}
+	engine.Observe(m)
 	m.BackendUp("ledger", true)
 	return m, nil
 }

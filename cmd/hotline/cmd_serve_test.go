@@ -18,7 +18,6 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"hotline/telephony"
-	"hotline/telephony/ari/aritest"
 	"hotline/telephony/sip"
 )
 
@@ -129,80 +128,6 @@ func TestServe(t *testing.T) {
 			t.Errorf("serve exited %d, want 0", code)
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop")
-	}
-}
-
-// TestServeARI runs `hotline serve -ari` against the in-memory ARI server:
-// a call into Stasis is answered with a prompt, hangs up, and is closed in
-// the ledger.
-func TestServeARI(t *testing.T) {
-	srv, err := aritest.Start(aritest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	t.Setenv("ARI_USERNAME", "hotline")
-	t.Setenv("ARI_PASSWORD", "hotline-secret")
-	dir := t.TempDir()
-	db := filepath.Join(dir, "ledger.db")
-	cfgFile := filepath.Join(dir, "hotline.yaml")
-	if err := os.WriteFile(cfgFile, []byte(fmt.Sprintf("ledger:\n  path: %s\nhttp:\n  listen: 127.0.0.1:0\n", db)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out, outW := io.Pipe()
-	exited := make(chan int, 1)
-	ended := &logWatch{t: t, want: `msg="call ended" call=`, seen: make(chan struct{})}
-	go func() {
-		defer outW.Close()
-		exited <- run(ctx, []string{"serve", "-config", cfgFile, "-ari", srv.URL(), "-log", "info"}, outW, ended)
-	}()
-	banner, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || !strings.Contains(banner, "ARI "+srv.URL()) {
-		t.Fatalf("banner %q, %v", banner, err)
-	}
-	go func() { _, _ = io.Copy(io.Discard, out) }()
-	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-	defer wcancel()
-	if err := srv.AwaitConnected(wctx, true); err != nil {
-		t.Fatalf("the service never connected to ARI: %v", err)
-	}
-	phone, err := srv.Call(aritest.Inbound{Caller: "13900000002"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := phone.NextType(wctx, "PlaybackStarted"); err != nil {
-		t.Fatalf("no prompt played: %v", err)
-	}
-	phone.Hangup()
-	select {
-	case <-ended.seen:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the service never logged the end of the call")
-	}
-	ledger, err := sqlx.Open("sqlite3", "file:"+db+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ledger.Close()
-	// The reason depends on which the fake server reports first, the
-	// prompt cut by the hang-up or the hang-up: the record must be closed.
-	var closed bool
-	if err := ledger.QueryRow(`SELECT ended_at IS NOT NULL FROM calls WHERE caller = '13900000002'`).Scan(&closed); err != nil {
-		t.Fatal(err)
-	}
-	if !closed {
-		t.Error("call record not closed")
-	}
-	cancel()
-	select {
-	case code := <-exited:
-		if code != 0 {
-			t.Errorf("serve exited %d, want 0", code)
-		}
-	case <-time.After(40 * time.Second):
 		t.Fatal("serve did not stop")
 	}
 }

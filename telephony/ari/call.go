@@ -42,6 +42,7 @@ type call struct {
 	cancelFlow  context.CancelFunc
 	localReason telephony.Reason // set when the service hangs up
 	hangupCause int
+	farHangup   bool // the far end's hang-up request was seen
 	end         telephony.End
 	finished    bool
 	dialing     bool
@@ -77,6 +78,14 @@ func (c *call) ended() bool {
 	default:
 		return false
 	}
+}
+
+// hangingUp reports whether the far end has asked to hang up (the call
+// ends with the StasisEnd that follows).
+func (c *call) hangingUp() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.farHangup
 }
 
 func (c *call) isUp() bool {
@@ -488,7 +497,8 @@ func (c *call) Hangup(ctx context.Context, reason telephony.Reason) error {
 		c.mu.Unlock()
 		return nil
 	}
-	if c.localReason == "" {
+	if c.localReason == "" && !c.farHangup {
+		// (after the far end's hang-up request the far end ended it)
 		c.localReason = reason
 	}
 	c.mu.Unlock()

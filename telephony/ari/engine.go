@@ -491,9 +491,14 @@ func (e *Engine) handle(ev *event) {
 			c.pushDigit([]rune(ev.Digit)[0])
 		}
 	case "ChannelHangupRequest":
-		if c := e.call(ev.channelID()); c != nil && !ev.Soft && ev.Cause != 0 {
+		if c := e.call(ev.channelID()); c != nil && !ev.Soft {
+			// The far end hung up: Asterisk fails the channel's playback
+			// before StasisEnd, and that failure is the hang-up.
 			c.mu.Lock()
-			c.hangupCause = ev.Cause
+			c.farHangup = true
+			if ev.Cause != 0 {
+				c.hangupCause = ev.Cause
+			}
 			c.mu.Unlock()
 		}
 	case "StasisEnd":
@@ -524,7 +529,7 @@ func (e *Engine) handle(ev *event) {
 		if pb != nil {
 			var err error
 			if ev.Playback.State == "failed" {
-				if pb.call.ended() {
+				if pb.call.ended() || pb.call.hangingUp() {
 					err = &telephony.CallError{Op: "play", Reason: telephony.ReasonHungUp}
 				} else {
 					err = &telephony.CallError{Op: "play", Reason: telephony.ReasonError,

@@ -443,6 +443,7 @@ func (s *Server) finishRecording(r *recording, state string) {
 	}
 	s.stored[r.name] = storedRecording{Name: r.name, Format: r.format, TargetURI: r.target, Duration: r.final}
 	s.logf("recorded %s %s", r.name, r.target)
+	s.spool(r)
 	s.emitRecording(r, "RecordingFinished")
 }
 

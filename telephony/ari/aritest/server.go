@@ -79,6 +79,11 @@ type Options struct {
 	// maxDurationSeconds) and the lab's fixed times (32 s timer B) so that
 	// tests run fast; default 1.
 	TimeScale float64
+
+	// RecordingDir, when set, is Asterisk's recording spool: each finished
+	// recording is written there as <name>.wav (see spool.go) before
+	// RecordingFinished is sent, as Asterisk closes the file first.
+	RecordingDir string
 }
 
 // Result is what an originated call does at the far end.
