@@ -42,3 +42,23 @@ func TicketStats(store TicketCounter, now func() time.Time) LedgerSource {
 		return snap, nil
 	})
 }
+
+// LedgerObserver counts what the ledger commits — tickets opened, repeat
+// contacts (并单), reopened tickets, deadlines met and missed — as it
+// happens, so that those counters cost nothing at scrape time. Give it to
+// the ledger with ticket.WithObserver.
+func LedgerObserver(m *Metrics) ticket.Observer { return ledgerObserver{m} }
+
+type ledgerObserver struct{ m *Metrics }
+
+func (o ledgerObserver) TicketOpened()              { o.m.TicketOpened(false) }
+func (o ledgerObserver) RepeatContact()             { o.m.ticketsRepeat.Inc() }
+func (o ledgerObserver) TicketReopened(unit string) { o.m.TicketReopened(unit) }
+
+func (o ledgerObserver) DeadlineDone(stage ticket.Stage, unit string, late bool) {
+	if late {
+		o.m.DeadlineMissed(string(stage), unit)
+		return
+	}
+	o.m.DeadlineMet(string(stage), unit)
+}

@@ -306,3 +306,59 @@ func TestTicketStats(t *testing.T) {
 		}
 	})
 }
+
+// TestLedgerObserver counts what a real ledger commits: tickets opened,
+// deadlines met and missed per stage and unit, reopened tickets.
+func TestLedgerObserver(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m, err := New(reg, ledgerConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	clock := &testClock{t: time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)} // Monday 10:00 in Shanghai
+	store, err := ticket.Open(ctx, filepath.Join(t.TempDir(), "ledger.db"), ticket.WithClock(clock.Now),
+		ticket.WithObserver(LedgerObserver(m)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.SyncUnits(ctx, ledgerUnits); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := store.Register(ctx, ticket.NewTicket{Channel: ticket.ChannelHotline, Caller: "13800138000", Kind: ticket.KindComplaint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []ticket.Change{
+		{Action: ticket.ActTransfer, Unit: "fangchan", Actor: "test"},
+		{Action: ticket.ActReply, Actor: "test", Result: "已处理", NoPaymentAttested: true},
+		{Action: ticket.ActCallback, Actor: "test", Satisfaction: ticket.Dissatisfied},
+	}
+	for i, c := range steps {
+		if i == 1 {
+			clock.Advance(7 * 24 * time.Hour) // the unit replies late
+		}
+		if _, err := store.Apply(ctx, ref.TicketID, c); err != nil {
+			t.Fatalf("%s: %v", c.Action, err)
+		}
+	}
+	type labels = map[string]string
+	tests := []struct {
+		metric string
+		labels labels
+		want   float64
+	}{
+		{"hotline_tickets_opened_total", nil, 1},
+		{"hotline_ticket_deadlines_total", labels{"stage": "transfer", "unit": "none", "result": "met"}, 1},
+		{"hotline_ticket_deadlines_total", labels{"stage": "feedback", "unit": "fangchan", "result": "missed"}, 1},
+		{"hotline_ticket_deadlines_total", labels{"stage": "feedback", "unit": "fangchan", "result": "met"}, 0},
+		{"hotline_ticket_deadlines_total", labels{"stage": "callback", "unit": "fangchan", "result": "met"}, 1},
+		{"hotline_tickets_reopened_total", labels{"unit": "fangchan"}, 1},
+	}
+	for _, tt := range tests {
+		if got, ok := sample(t, reg, tt.metric, tt.labels); !ok || got != tt.want {
+			t.Errorf("%s%v = %v (found %v), want %v", tt.metric, tt.labels, got, ok, tt.want)
+		}
+	}
+}

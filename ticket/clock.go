@@ -67,8 +67,23 @@ func (s *Store) meetClock(tx *txn, ticketID int64, stage Stage) error {
 		q += ` AND stage = ?`
 		args = append(args, stage)
 	}
-	if _, err := tx.ExecContext(tx.ctx, q, args...); err != nil {
+	if tx.observer == nil {
+		if _, err := tx.ExecContext(tx.ctx, q, args...); err != nil {
+			return fmt.Errorf("stop %s clock: %w", stage, err)
+		}
+		return nil
+	}
+	var done []struct {
+		Stage Stage  `db:"stage"`
+		Unit  string `db:"unit_id"`
+		Late  bool   `db:"late"`
+	}
+	q += ` RETURNING stage, COALESCE(unit_id, '') AS unit_id, due_at < done_at AS late`
+	if err := tx.SelectContext(tx.ctx, &done, q, args...); err != nil {
 		return fmt.Errorf("stop %s clock: %w", stage, err)
+	}
+	for _, d := range done {
+		tx.notify(func(o Observer) { o.DeadlineDone(d.Stage, d.Unit, d.Late) })
 	}
 	return nil
 }

@@ -56,6 +56,7 @@ type Store struct {
 	deadlines Deadlines
 	window    time.Duration
 	log       *slog.Logger
+	observer  Observer
 
 	st *prepared
 	// opens carries OpenForCall requests to the one goroutine that writes
@@ -319,6 +320,10 @@ type txn struct {
 	numDay   string
 	numLast  int64
 	numDirty bool
+
+	// What to tell the observer once committed.
+	observer Observer
+	afters   []func(Observer)
 }
 
 // exec runs a prepared statement in the transaction.
@@ -337,7 +342,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
 	if err != nil {
 		return err
 	}
-	t := &txn{Tx: tx, ctx: ctx, now: s.now(), st: s.st}
+	t := &txn{Tx: tx, ctx: ctx, now: s.now(), st: s.st, observer: s.observer}
 	if err := fn(t); err != nil {
 		tx.Rollback()
 		return err
@@ -348,6 +353,9 @@ func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return err
+	}
+	for _, f := range t.afters {
+		f(s.observer)
 	}
 	if s.writes.Add(1)%checkpointEvery == 0 {
 		select {

@@ -283,6 +283,7 @@ func (s *Store) insertTicket(tx *txn, n NewTicket) (Ref, error) {
 	if err := s.startClocks(tx, id, "", stages...); err != nil {
 		return Ref{}, err
 	}
+	tx.notify(Observer.TicketOpened)
 	return Ref{TicketID: id, Number: number, Created: true}, nil
 }
 
@@ -541,6 +542,7 @@ func (s *Store) SetLine(ctx context.Context, callID, line string) (Ref, error) {
 				if err := s.merge(tx, t, earlier, c); err != nil {
 					return err
 				}
+				tx.notify(Observer.RepeatContact)
 				ref = Ref{TicketID: earlier.ID, Number: earlier.Number, Repeat: true}
 				return nil
 			case !errors.Is(err, sql.ErrNoRows):

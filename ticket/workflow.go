@@ -155,6 +155,9 @@ func (s *Store) Apply(ctx context.Context, ticketID int64, c Change) (Ticket, er
 		if err := tx.addEvent(ev); err != nil {
 			return err
 		}
+		if to == StatusReopened {
+			tx.notify(func(o Observer) { o.TicketReopened(next.UnitID) })
+		}
 		out, err = tx.ticket(t.ID)
 		return err
 	})
