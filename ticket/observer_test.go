@@ -17,7 +17,7 @@ type observed struct {
 	got []string
 }
 
-func (o *observed) add(s string) { o.mu.Lock(); o.got = append(o.got, s); o.mu.Unlock() }
+func (o *observed) add(s string)   { o.mu.Lock(); o.got = append(o.got, s); o.mu.Unlock() }
 func (o *observed) TicketOpened()  { o.add("opened") }
 func (o *observed) RepeatContact() { o.add("repeat") }
 func (o *observed) TicketReopened(unit string) {
