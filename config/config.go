@@ -32,6 +32,7 @@ import (
 	"github.com/goccy/go-yaml/parser"
 
 	"hotline/config/field"
+	"hotline/ivr/callback"
 	"hotline/telephony/ari"
 	"hotline/ticket"
 	"hotline/ticket/calendar"
@@ -55,6 +56,9 @@ type Config struct {
 	// ARI runs the calls through Asterisk (telephony/ari); with no url
 	// the embedded SIP engine runs them.
 	ARI ari.Config `yaml:"ari"`
+	// Callbacks is the callback dialer (ivr/callback): surveys and return
+	// calls; zero values take the dialer's defaults.
+	Callbacks callback.Config `yaml:"callbacks"`
 
 	// File is where the configuration was read from ("" for the
 	// defaults); relative paths in it are relative to its directory.
@@ -114,6 +118,12 @@ func Default() *Config {
 // validator is a section that checks itself.
 type validator interface{ Validate() error }
 
+// initSection validates a section whose package checks it with Init
+// (which also fills the defaults): Init runs on a copy.
+type initSection func() error
+
+func (s initSection) Validate() error { return s() }
+
 // sections names every section that validates itself.
 func (c *Config) sections() []struct {
 	name string
@@ -126,6 +136,7 @@ func (c *Config) sections() []struct {
 		{"calendar", c.Calendar},
 		{"deadlines", c.Deadlines},
 		{"report", c.Report},
+		{"callbacks", initSection(func() error { cb := c.Callbacks; return cb.Init() })},
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"hotline/console"
 	"hotline/console/ticketledger"
 	"hotline/ivr"
+	"hotline/ivr/callback"
 	"hotline/metrics"
 	"hotline/telephony/sip"
 	"hotline/ticket"
@@ -112,6 +113,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := svc.RestoreAgents(ctx); err != nil {
 		return err
 	}
+	// The callback dialer places the surveys and return calls the ledger
+	// owes; return calls go through the IVR's queue to an agent.
+	cbCfg := cfg.Callbacks
+	if err := cbCfg.Init(); err != nil {
+		return fmt.Errorf("callbacks: %w", err)
+	}
+	dialer, callbacks, err := callback.NewOnLedger(&cbCfg, store, engine, svc, logger,
+		callbackObserver(cfg, store, obs, logger))
+	if err != nil {
+		return fmt.Errorf("callback dialer: %w", err)
+	}
 
 	// The console serves its pages and, behind its sessions and role
 	// checks, the hotline API (/api/...).
@@ -122,7 +134,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}, nil),
 		Users:     ticketledger.NewUsers(store),
 		Events:    svc.Bus(),
-		API:       web.New(svc, svc.Bus(), logger),
+		API:       callbackAPI(web.New(svc, svc.Bus(), logger), callbacks),
 		Recording: svc,
 		Log:       logger,
 	})
@@ -148,6 +160,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "hotline: %s, HTTP on %s\n", engine, ln.Addr())
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- engine.Serve(runCtx, svc) }()
+	dialerDone := make(chan struct{})
+	go func() {
+		defer close(dialerDone)
+		if err := dialer.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			logger.Error("callback dialer stopped", "err", err)
+		}
+	}()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
 
@@ -176,6 +195,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	<-consoleDone
+	// The dialer returns once its calls in progress have ended.
+	<-dialerDone
 	svc.Wait()
 	return runErr
 }
