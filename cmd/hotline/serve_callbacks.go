@@ -53,10 +53,7 @@ func callbackObserver(cfg *config.Config, store *ticket.Store, m *metrics.Metric
 		if line == "" {
 			line = d.Line
 		}
-		unit := d.UnitID
-		if unit == "" {
-			unit = "none"
-		}
-		m.Satisfaction(line, unit, metrics.Score(r.Score))
+		// A ticket no unit holds is labelled metrics.NoUnit.
+		m.Satisfaction(line, d.UnitID, metrics.Score(r.Score))
 	}
 }
