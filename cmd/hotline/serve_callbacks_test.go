@@ -123,3 +123,31 @@ func counterValue(families []*dto.MetricFamily, name string, labels map[string]s
 	}
 	return 0
 }
+
+// TestServeSIPConfig: the sip: section's directories are relative to the
+// configuration file; the flags, when given, override the section.
+func TestServeSIPConfig(t *testing.T) {
+	fromFile, err := config.Parse("/etc/hotline/hotline.yaml", []byte("sip:\n  udp: 10.0.0.2:5060\n  tcp: \"\"\n  prompt_dir: wav\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name                           string
+		cfg                            *config.Config
+		listen, prompts, recordings    string
+		wantUDP, wantTCP, wantP, wantR string
+	}{
+		{"defaults, no flags", config.Default(), "", "", "", "127.0.0.1:5060", "127.0.0.1:5060", "prompts/wav", "var/recordings"},
+		{"flags override", config.Default(), "127.0.0.1:0", "/p", "/r", "127.0.0.1:0", "127.0.0.1:0", "/p", "/r"},
+		{"file, relative to it", fromFile, "", "", "", "10.0.0.2:5060", "", "/etc/hotline/wav", "/etc/hotline/var/recordings"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := serveSIPConfig(tt.cfg, tt.listen, tt.prompts, tt.recordings)
+			if got.UDP != tt.wantUDP || got.TCP != tt.wantTCP || got.PromptDir != tt.wantP || got.RecordingDir != tt.wantR {
+				t.Errorf("got udp %q tcp %q prompts %q recordings %q, want %q %q %q %q",
+					got.UDP, got.TCP, got.PromptDir, got.RecordingDir, tt.wantUDP, tt.wantTCP, tt.wantP, tt.wantR)
+			}
+		})
+	}
+}
