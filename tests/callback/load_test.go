@@ -64,20 +64,31 @@ func (c *countedCall) Hangup(ctx context.Context, r telephony.Reason) error {
 // calls per second reached.
 //
 //	HOTLINE_LOAD=500 go test -run TestLoadSIPp -v ./tests/callback/
+//	HOTLINE_LOAD=1000 HOTLINE_LOAD_PRESS=200ms HOTLINE_LOAD_PROMPT=300ms go test -run TestLoadSIPp -v ./tests/callback/
 func TestLoadSIPp(t *testing.T) {
 	total, _ := strconv.Atoi(os.Getenv("HOTLINE_LOAD"))
 	if total <= 0 {
 		t.Skip("load run: set HOTLINE_LOAD=<calls>")
 	}
 	const concurrency = 50
+	// HOTLINE_LOAD_PRESS is how long after answering the phone presses 1
+	// (default 1.5s), HOTLINE_LOAD_PROMPT how long each prompt lasts
+	// (default 2s): together they set how long a call holds a line.
+	press, prompt := 1500*time.Millisecond, 2*time.Second
+	if d, err := time.ParseDuration(os.Getenv("HOTLINE_LOAD_PRESS")); err == nil {
+		press = d
+	}
+	if d, err := time.ParseDuration(os.Getenv("HOTLINE_LOAD_PROMPT")); err == nil {
+		prompt = d
+	}
 	scenario := strings.Replace(sippPress("/usr/share/sip-tester/dtmf_2833_1.pcap"),
-		`<pause milliseconds="300"/>`, `<pause milliseconds="1500"/>`, 1)
+		`<pause milliseconds="300"/>`, fmt.Sprintf(`<pause milliseconds="%d"/>`, press.Milliseconds()), 1)
 	scenario = strings.Replace(scenario, `<scenario name="answers and presses">`, `<scenario name="load">`, 1)
 	addr, sippDone := startSIPpCalls(t, scenario, total)
 
 	var opts []sip.Option
 	for _, name := range callback.Prompts {
-		opts = append(opts, sip.WithPrompt(name, tone(440, 2*time.Second)))
+		opts = append(opts, sip.WithPrompt(name, tone(440, prompt)))
 	}
 	service := startEngine(t, telephony.HandlerFunc(func(ctx context.Context, c telephony.Call) {}), []string{"96596"}, opts...)
 	engine := &countingEngine{Engine: service}
