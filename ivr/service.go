@@ -149,16 +149,13 @@ func (s *Service) HandleCall(ctx context.Context, call telephony.Call) {
 	}
 	s.obs.CallStarted(info.Direction)
 	answerErr := call.Answer(ctx)
-	if answerErr != nil && !errors.Is(answerErr, telephony.ErrHungUp) {
-		f.log.Warn("answer failed", "err", answerErr)
-		s.obs.CallEnded(info.Direction, telephony.ReasonOf(answerErr))
-		return
-	}
 	answered := s.now()
-	// A caller who hung up as the call was answered reached the hotline
-	// all the same: the call and its ticket are recorded.
+	// A call that reached the hotline is recorded with its ticket, also
+	// when the caller hung up as it was being answered (the engine may
+	// report that as a failed answer).
 	f.openTicket(ctx, answered)
 	if answerErr != nil {
+		f.log.Info("call not answered", "err", answerErr)
 		f.finish(ctx, answerErr)
 		return
 	}

@@ -30,6 +30,9 @@ type leg interface {
 	reject(status int, reason string) error
 	bye(ctx context.Context) error
 	callID() string
+	// remoteGone reports whether the far end has already ended the
+	// dialog (BYE or CANCEL), with the SIP cause to record.
+	remoteGone() (bool, int)
 }
 
 type serverLeg struct{ d *diago.DialogServerSession }
@@ -40,6 +43,10 @@ func (l *serverLeg) reject(status int, reason string) error {
 }
 func (l *serverLeg) bye(ctx context.Context) error { return l.d.Hangup(ctx) }
 func (l *serverLeg) callID() string                { return l.d.InviteRequest.CallID().Value() }
+func (l *serverLeg) remoteGone() (bool, int) {
+	ctx := l.d.Context()
+	return ctx.Err() != nil, sipCause(ctx)
+}
 
 type clientLeg struct {
 	d   *diago.DialogClientSession
@@ -52,7 +59,8 @@ func (l *clientLeg) bye(ctx context.Context) error {
 	err := l.d.Hangup(ctx)
 	return errors.Join(err, l.d.Close())
 }
-func (l *clientLeg) callID() string { return l.d.InviteRequest.CallID().Value() }
+func (l *clientLeg) callID() string          { return l.d.InviteRequest.CallID().Value() }
+func (l *clientLeg) remoteGone() (bool, int) { return l.d.Context().Err() != nil, 0 }
 
 // Call is one call leg of the embedded engine. It implements
 // telephony.Call.
@@ -184,6 +192,14 @@ func (c *Call) Answer(ctx context.Context) error {
 		c.answering = nil
 		ended := c.ended
 		c.mu.Unlock()
+		// A BYE or CANCEL that overtakes the ACK fails the answer before
+		// the dialog's end reaches remoteEnded (it runs on its own
+		// goroutine): the dialog itself already knows, so record the
+		// caller's hang-up here rather than a failure of ours.
+		if gone, cause := c.leg.remoteGone(); gone {
+			c.remoteEnded(cause)
+			ended = true
+		}
 		if ended || c.ctx.Err() != nil {
 			return c.hungUp("answer")
 		}
