@@ -32,7 +32,10 @@ import (
 	"github.com/goccy/go-yaml/parser"
 
 	"hotline/config/field"
+	"hotline/ivr"
+	"hotline/ivr/callback"
 	"hotline/telephony/ari"
+	"hotline/telephony/sip"
 	"hotline/ticket"
 	"hotline/ticket/calendar"
 	"hotline/ticket/report"
@@ -55,6 +58,15 @@ type Config struct {
 	// ARI runs the calls through Asterisk (telephony/ari); with no url
 	// the embedded SIP engine runs them.
 	ARI ari.Config `yaml:"ari"`
+	// SIP is the embedded SIP engine (telephony/sip), used when ari.url is
+	// empty; relative directories are relative to this file.
+	SIP sip.Config `yaml:"sip"`
+	// IVR is the call flows (ivr): menu timeouts, queue, transfers and the
+	// agents who may log in.
+	IVR ivr.Config `yaml:"ivr"`
+	// Callbacks is the callback dialer (ivr/callback): surveys and return
+	// calls; zero values take the dialer's defaults.
+	Callbacks callback.Config `yaml:"callbacks"`
 
 	// File is where the configuration was read from ("" for the
 	// defaults); relative paths in it are relative to its directory.
@@ -108,11 +120,19 @@ func Default() *Config {
 		},
 		Repeat: Repeat{Window: ticket.DefaultRepeatWindow},
 		Report: report.DefaultRules(),
+		// What serve ran on before the sip: section existed.
+		SIP: sip.Config{UDP: "127.0.0.1:5060", TCP: "127.0.0.1:5060", PromptDir: "prompts/wav", RecordingDir: "var/recordings"},
 	}
 }
 
 // validator is a section that checks itself.
 type validator interface{ Validate() error }
+
+// initSection validates a section whose package checks it with Init
+// (which also fills the defaults): Init runs on a copy.
+type initSection func() error
+
+func (s initSection) Validate() error { return s() }
 
 // sections names every section that validates itself.
 func (c *Config) sections() []struct {
@@ -126,6 +146,9 @@ func (c *Config) sections() []struct {
 		{"calendar", c.Calendar},
 		{"deadlines", c.Deadlines},
 		{"report", c.Report},
+		{"sip", initSection(func() error { s := c.SIP; return s.Validate() })},
+		{"ivr", initSection(func() error { i := c.IVR; return i.Init() })},
+		{"callbacks", initSection(func() error { cb := c.Callbacks; return cb.Init() })},
 	}
 }
 

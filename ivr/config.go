@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"hotline/config/field"
 )
 
 // Config is the `ivr:` section of the configuration file. Zero values take
@@ -108,24 +110,24 @@ func (c *Config) Init() error {
 	for name, d := range map[string]time.Duration{"first_digit_timeout": c.FirstDigit, "inter_digit_timeout": c.InterDigit,
 		"agent_ring_timeout": c.AgentRingTimeout, "message_max": c.MessageMax, "unit_ring_timeout": c.UnitRingTimeout} {
 		if d < 0 {
-			errs = append(errs, fmt.Errorf("ivr.%s: %v is negative", name, d))
+			errs = append(errs, field.Errorf(name, "%v is negative", d))
 		}
 	}
 	if c.MenuAttempts < 1 {
-		errs = append(errs, fmt.Errorf("ivr.menu_attempts: %d, want at least 1", c.MenuAttempts))
+		errs = append(errs, field.Errorf("menu_attempts", "%d, want at least 1", c.MenuAttempts))
 	}
 	if strings.Trim(c.TransferCode, "0123456789*#") != "" {
-		errs = append(errs, fmt.Errorf("ivr.transfer_code: %q: use keypad keys only", c.TransferCode))
+		errs = append(errs, field.Errorf("transfer_code", "%q: use keypad keys only", c.TransferCode))
 	}
 	seen := make(map[string]bool)
 	for i, a := range c.Agents {
 		switch {
 		case a.ID == "":
-			errs = append(errs, fmt.Errorf("ivr.agents[%d]: no id", i))
+			errs = append(errs, field.Errorf(field.Key(field.Index("agents", i), "id"), "an agent needs an id"))
 		case a.Dial == "":
-			errs = append(errs, fmt.Errorf("ivr.agents[%d] %s: no dial", i, a.ID))
+			errs = append(errs, field.Errorf(field.Key(field.Index("agents", i), "dial"), "agent %s: no dial", a.ID))
 		case seen[a.ID]:
-			errs = append(errs, fmt.Errorf("ivr.agents[%d]: duplicate id %s", i, a.ID))
+			errs = append(errs, field.Errorf(field.Key(field.Index("agents", i), "id"), "duplicate id %s", a.ID))
 		}
 		seen[a.ID] = true
 	}

@@ -88,13 +88,18 @@ func (l *TicketLedger) AttachRecording(ctx context.Context, t TicketID, callID s
 	return nil
 }
 
-// AssignAgent assigns the call and its ticket to the agent.
-func (l *TicketLedger) AssignAgent(ctx context.Context, callID string, _ TicketID, agentID string, _ time.Time) error {
+// AssignAgent assigns the call and its ticket to the agent. A callback
+// placed by the dialer has no call record: its ticket alone is assigned.
+func (l *TicketLedger) AssignAgent(ctx context.Context, callID string, t TicketID, agentID string, _ time.Time) error {
 	uid, err := l.userID(agentID)
 	if err != nil {
 		return err
 	}
-	return l.store.AssignAgent(ctx, callID, uid)
+	err = l.store.AssignAgent(ctx, callID, uid)
+	if errors.Is(err, ticket.ErrNotFound) && t != 0 {
+		return l.store.AssignTicket(ctx, int64(t), uid)
+	}
+	return err
 }
 
 // History lists the caller's other tickets.

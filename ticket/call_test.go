@@ -203,7 +203,7 @@ func TestAgentLoginSurvivesRestart(t *testing.T) {
 
 func TestCallbackClaims(t *testing.T) {
 	ctx := context.Background()
-	s, clk := newStore(t)
+	s, clk := newStore(t, ticket.WithSurveyOnReply(false)) // the survey is placed by hand
 	id := ticketIn(t, s, ticket.StatusReplied)
 	now := clk.Now()
 	cbID, err := s.ScheduleCallback(ctx, id, ticket.CallbackSurvey, now.Add(time.Hour), now.Add(72*time.Hour))

@@ -104,31 +104,38 @@ func (s *Store) ScheduleCallbackOnce(ctx context.Context, ticketID int64, kind C
 		if err != nil {
 			return err
 		}
-		if t.Caller == UnknownCaller {
-			return fmt.Errorf("ticket %s has no caller number: %w", t.Number, ErrInvalid)
-		}
-		if kind == CallbackSurvey {
-			var n int
-			if err := tx.GetContext(ctx, &n, `SELECT COUNT(*) FROM callbacks WHERE ticket_id = ? AND kind = 'survey'
-				AND state IN ('pending', 'claimed')`, ticketID); err != nil {
-				return err
-			}
-			if n > 0 {
-				return ErrCallbackExists
-			}
-		}
-		err = tx.QueryRowxContext(ctx, `INSERT INTO callbacks (ticket_id, kind, number, not_before, due_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, ticketID, kind, t.Caller, ts(notBefore), ts(due), ts(tx.now), ts(tx.now)).Scan(&id)
-		if err != nil {
+		if id, err = s.scheduleOnce(tx, t, kind, notBefore, due); err != nil {
 			return err
 		}
-		return tx.addEvent(Event{TicketID: ticketID, Kind: "callback_scheduled", Actor: "system",
+		return tx.addEvent(Event{TicketID: t.ID, Kind: "callback_scheduled", Actor: "system",
 			Note: fmt.Sprintf("%s %s", kind, notBefore.In(s.cal.Location()).Format("2006-01-02 15:04"))})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("schedule callback on ticket %d: %w", ticketID, err)
 	}
 	return id, nil
+}
+
+// scheduleOnce is ScheduleCallbackOnce inside a write transaction, less
+// the event (the caller's action names the callback in its own).
+func (s *Store) scheduleOnce(tx *txn, t Ticket, kind CallbackKind, notBefore, due time.Time) (int64, error) {
+	if t.Caller == UnknownCaller {
+		return 0, fmt.Errorf("ticket %s has no caller number: %w", t.Number, ErrInvalid)
+	}
+	if kind == CallbackSurvey {
+		var n int
+		if err := tx.GetContext(tx.ctx, &n, `SELECT COUNT(*) FROM callbacks WHERE ticket_id = ? AND kind = 'survey'
+			AND state IN ('pending', 'claimed')`, t.ID); err != nil {
+			return 0, err
+		}
+		if n > 0 {
+			return 0, ErrCallbackExists
+		}
+	}
+	var id int64
+	err := tx.QueryRowxContext(tx.ctx, `INSERT INTO callbacks (ticket_id, kind, number, not_before, due_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, t.ID, kind, t.Caller, ts(notBefore), ts(due), ts(tx.now), ts(tx.now)).Scan(&id)
+	return id, err
 }
 
 // CancelCallback cancels a pending callback: ErrNotFound when there is

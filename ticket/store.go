@@ -57,6 +57,8 @@ type Store struct {
 	window    time.Duration
 	log       *slog.Logger
 	observer  Observer
+	// surveyOnReply schedules the survey callback with a unit's reply.
+	surveyOnReply bool
 
 	st *prepared
 	// opens carries OpenForCall requests to the one goroutine that writes
@@ -120,6 +122,11 @@ func WithDeadlines(d Deadlines) Option { return func(s *Store) { s.deadlines = d
 // ticket. Zero disables merging. Default DefaultRepeatWindow.
 func WithRepeatWindow(d time.Duration) Option { return func(s *Store) { s.window = d } }
 
+// WithSurveyOnReply sets whether a unit's reply schedules the caller's
+// satisfaction survey (a survey callback, due at the callback deadline) in
+// the same transaction; on by default. Off, surveys are scheduled by hand.
+func WithSurveyOnReply(on bool) Option { return func(s *Store) { s.surveyOnReply = on } }
+
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
@@ -129,7 +136,7 @@ const DefaultRepeatWindow = 72 * time.Hour
 // Open opens (creating if needed) the ledger at path and brings its schema
 // up to date.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
-	s := &Store{path: path, now: time.Now, deadlines: DefaultDeadlines(), window: DefaultRepeatWindow,
+	s := &Store{path: path, now: time.Now, deadlines: DefaultDeadlines(), window: DefaultRepeatWindow, surveyOnReply: true,
 		log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(s)

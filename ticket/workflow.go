@@ -2,6 +2,7 @@ package ticket
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -223,7 +224,13 @@ func (s *Store) effect(tx *txn, t Ticket, c Change) (Ticket, string, error) {
 		if err := s.meetClock(tx, t.ID, StageFeedback); err != nil {
 			return t, "", err
 		}
-		return t, note, s.startClocks(tx, t.ID, t.UnitID, StageCallback)
+		if err := s.startClocks(tx, t.ID, t.UnitID, StageCallback); err != nil {
+			return t, "", err
+		}
+		if !s.surveyOnReply {
+			return t, note, nil
+		}
+		return t, note, s.scheduleSurvey(tx, t)
 	case ActCallback:
 		switch c.Satisfaction {
 		case "", Satisfied, Basic, Dissatisfied:
@@ -280,4 +287,23 @@ func firstNonEmpty(ss ...string) string {
 		}
 	}
 	return ""
+}
+
+// scheduleSurvey owes the caller the satisfaction survey once the unit has
+// replied (第九条): from now until the callback deadline. A survey still
+// pending from an earlier reply serves this one; a caller without a number
+// cannot be called back, which the callback clock shows in time.
+func (s *Store) scheduleSurvey(tx *txn, t Ticket) error {
+	if t.Caller == UnknownCaller {
+		return nil
+	}
+	due := s.deadlines.Rule(StageCallback).Due(s.cal, tx.now)
+	_, err := s.scheduleOnce(tx, t, CallbackSurvey, tx.now, due)
+	if errors.Is(err, ErrCallbackExists) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("schedule the survey: %w", err)
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"hotline/console"
 	"hotline/console/ticketledger"
 	"hotline/ivr"
+	"hotline/ivr/callback"
 	"hotline/metrics"
 	"hotline/telephony/sip"
 	"hotline/ticket"
@@ -55,16 +57,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var agents agentFlags
 	var (
 		cfgPath    = fs.String("config", "", "configuration file (default $HOTLINE_CONFIG, else built-in defaults)")
-		sipUDP     = fs.String("sip", "127.0.0.1:5060", "SIP listen address (UDP and TCP); port 0 picks one")
-		prompts    = fs.String("prompts", "prompts/wav", "directory of the prompts (<name>.wav, 8 kHz mono 16-bit)")
-		recordings = fs.String("recordings", "var/recordings", "directory the recordings are written to")
+		sipUDP     = fs.String("sip", "", "SIP listen address (UDP and TCP); port 0 picks one (default: sip.udp and sip.tcp of the configuration, 127.0.0.1:5060)")
+		prompts    = fs.String("prompts", "", "directory of the prompts (<name>.wav, 8 kHz mono 16-bit) (default: sip.prompt_dir of the configuration, prompts/wav)")
+		recordings = fs.String("recordings", "", "directory the recordings are written to (default: sip.recording_dir of the configuration, var/recordings)")
 		httpAddr   = fs.String("http", "", "HTTP listen address (default: http.listen of the configuration)")
 		ariURL     = fs.String("ari-url", "", "Asterisk ARI URL, e.g. http://127.0.0.1:8088/ari (default: ari.url of the configuration); empty runs the embedded SIP engine")
 		grafana    = fs.String("grafana", "", "Grafana dashboard URL linked from the supervisors' pages")
 		tlsProxy   = fs.Bool("secure-cookies", false, "mark cookies Secure (the console is served behind TLS)")
 		logLevel   = fs.String("log", "info", "log level: debug, info, warn, error")
 	)
-	fs.Var(&agents, "agent", "an agent who may log in, as id=dial (repeatable)")
+	fs.Var(&agents, "agent", "an agent who may log in, as id=dial (repeatable), besides ivr.agents of the configuration")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -87,7 +89,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer store.Close()
 
-	engine, err := newServeEngine(ctx, *ariURL, cfg, sip.Config{UDP: *sipUDP, TCP: *sipUDP, PromptDir: *prompts, RecordingDir: *recordings}, store, logger)
+	engine, err := newServeEngine(ctx, *ariURL, cfg, serveSIPConfig(cfg, *sipUDP, *prompts, *recordings), store, logger)
 	if err != nil {
 		return err
 	}
@@ -99,7 +101,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	ivrCfg := ivr.Config{Agents: agents}
+	ivrCfg := cfg.IVR
+	ivrCfg.Agents = append(slices.Clone(cfg.IVR.Agents), agents...)
 	ledger, err := ivr.NewTicketLedger(ctx, store, ivrCfg.Agents)
 	if err != nil {
 		return err
@@ -107,10 +110,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	svc, err := ivr.New(ivrCfg, ivr.Deps{Engine: engine, Ledger: ledger, Calendar: store.Calendar(),
 		Lines: lines, Units: units, Logger: logger, Observer: obs})
 	if err != nil {
-		return err
+		return fmt.Errorf("ivr: %w", err)
 	}
 	if err := svc.RestoreAgents(ctx); err != nil {
 		return err
+	}
+	// The callback dialer places the surveys and return calls the ledger
+	// owes; return calls go through the IVR's queue to an agent.
+	cbCfg := cfg.Callbacks
+	if err := cbCfg.Init(); err != nil {
+		return fmt.Errorf("callbacks: %w", err)
+	}
+	dialer, callbacks, err := callback.NewOnLedger(&cbCfg, store, engine, svc, logger,
+		callbackObserver(cfg, store, obs, logger))
+	if err != nil {
+		return fmt.Errorf("callback dialer: %w", err)
 	}
 
 	// The console serves its pages and, behind its sessions and role
@@ -122,7 +136,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}, nil),
 		Users:     ticketledger.NewUsers(store),
 		Events:    svc.Bus(),
-		API:       web.New(svc, svc.Bus(), logger),
+		API:       callbackAPI(web.New(svc, svc.Bus(), logger), callbacks),
 		Recording: svc,
 		Log:       logger,
 	})
@@ -148,6 +162,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "hotline: %s, HTTP on %s\n", engine, ln.Addr())
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- engine.Serve(runCtx, svc) }()
+	dialerDone := make(chan struct{})
+	go func() {
+		defer close(dialerDone)
+		if err := dialer.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			logger.Error("callback dialer stopped", "err", err)
+		}
+	}()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
 
@@ -176,8 +197,27 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	<-consoleDone
+	// The dialer returns once its calls in progress have ended.
+	<-dialerDone
 	svc.Wait()
 	return runErr
+}
+
+// serveSIPConfig is the sip: section, its directories relative to the
+// configuration file, with what the flags (when given) override.
+func serveSIPConfig(cfg *config.Config, listen, prompts, recordings string) sip.Config {
+	c := cfg.SIP
+	c.PromptDir, c.RecordingDir = cfg.Path(c.PromptDir), cfg.Path(c.RecordingDir)
+	if listen != "" {
+		c.UDP, c.TCP = listen, listen
+	}
+	if prompts != "" {
+		c.PromptDir = prompts
+	}
+	if recordings != "" {
+		c.RecordingDir = recordings
+	}
+	return c
 }
 
 // ivrDirectory turns the configured lines and units into the flows' own.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"hotline/config/field"
 )
 
 // Config is the `callbacks:` section of the configuration file.
@@ -122,50 +124,53 @@ func (c *Config) Init() error {
 		c.Survey.Attempts = 2
 	}
 
-	var errs []error
+	var errs []error // *field.Error each, for the configuration loader
 	loc, err := time.LoadLocation(c.TimeZone)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("time_zone: %w", err))
+		errs = append(errs, field.Errorf("time_zone", "%v", err))
 	}
 	c.loc = loc
 	c.spans = c.spans[:0]
-	for _, w := range c.Windows {
+	for i, w := range c.Windows {
 		s, err := parseSpan(w)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("windows: %w", err))
+			errs = append(errs, field.Errorf(field.Index("windows", i), "%v", err))
 			continue
 		}
 		c.spans = append(c.spans, s)
 	}
 	if c.MaxConcurrent < 0 {
-		errs = append(errs, errors.New("max_concurrent must be positive"))
+		errs = append(errs, field.Errorf("max_concurrent", "must be positive"))
 	}
 	if c.MaxPerSecond < 0 {
-		errs = append(errs, errors.New("max_per_second must be positive"))
+		errs = append(errs, field.Errorf("max_per_second", "must be positive"))
 	}
 	if !strings.Contains(c.DialTo, "{number}") {
-		errs = append(errs, errors.New("dial_to must contain {number}"))
+		errs = append(errs, field.Errorf("dial_to", "must contain {number}"))
 	}
 	if c.MaxAttempts < 1 {
-		errs = append(errs, errors.New("max_attempts must be at least 1"))
+		errs = append(errs, field.Errorf("max_attempts", "must be at least 1"))
 	}
 	if c.Lease < time.Second {
-		errs = append(errs, errors.New("lease must be at least 1s"))
+		errs = append(errs, field.Errorf("lease", "must be at least 1s"))
 	}
 	if c.Lease <= c.RingTimeout/2 {
 		// The first renewal comes after a third of the lease; a lease much
 		// shorter than a ring would only churn the ledger.
-		errs = append(errs, fmt.Errorf("lease %v is too short for ring_timeout %v", c.Lease, c.RingTimeout))
+		errs = append(errs, field.Errorf("lease", "%v is too short for ring_timeout %v", c.Lease, c.RingTimeout))
 	}
-	if c.Survey.Attempts < 1 || c.Survey.FirstDigit < 0 {
-		errs = append(errs, errors.New("survey: attempts must be at least 1 and first_digit positive"))
+	if c.Survey.Attempts < 1 {
+		errs = append(errs, field.Errorf("survey.attempts", "must be at least 1"))
+	}
+	if c.Survey.FirstDigit < 0 {
+		errs = append(errs, field.Errorf("survey.first_digit", "must be positive"))
 	}
 	for o, d := range c.RetryAfter {
 		if !o.valid() {
-			errs = append(errs, fmt.Errorf("retry_after: unknown outcome %q", o))
+			errs = append(errs, field.Errorf(field.Key("retry_after", string(o)), "unknown outcome %q", o))
 		}
 		if d <= 0 {
-			errs = append(errs, fmt.Errorf("retry_after: %s must be positive (leave it out for never)", o))
+			errs = append(errs, field.Errorf(field.Key("retry_after", string(o)), "must be positive (leave it out for never)"))
 		}
 	}
 	c.dnc = make(map[string]bool, len(c.DoNotCall))

@@ -23,7 +23,8 @@ func openLedger(t testing.TB, path string) *ledgerFixture {
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "ledger.db")
 	}
-	l, err := ticket.Open(context.Background(), path)
+	// These tests place their surveys themselves.
+	l, err := ticket.Open(context.Background(), path, ticket.WithSurveyOnReply(false))
 	if err != nil {
 		t.Fatal(err)
 	}

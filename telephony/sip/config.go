@@ -6,10 +6,11 @@ package sip
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"time"
+
+	"hotline/config/field"
 )
 
 // Config is the `sip:` section of the configuration file.
@@ -124,7 +125,8 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Validate fills defaults and refuses contradictions, naming the field.
+// Validate fills defaults and refuses contradictions, naming the field
+// (*field.Error values, for the configuration loader).
 func (c *Config) Validate() error {
 	c.setDefaults()
 	var errs []error
@@ -133,26 +135,26 @@ func (c *Config) Validate() error {
 			continue
 		}
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
-			errs = append(errs, fmt.Errorf("sip.%s %q: %w", a.field, a.addr, err))
+			errs = append(errs, field.Errorf(a.field, "%q: %v", a.addr, err))
 		}
 	}
-	for _, n := range c.AllowedNetworks {
+	for i, n := range c.AllowedNetworks {
 		if _, err := netip.ParsePrefix(n); err != nil {
-			errs = append(errs, fmt.Errorf("sip.allowed_networks %q: %w", n, err))
+			errs = append(errs, field.Errorf(field.Index("allowed_networks", i), "%q: %v", n, err))
 		}
 	}
 	if c.MaxCalls < 0 {
-		errs = append(errs, fmt.Errorf("sip.max_calls %d is negative", c.MaxCalls))
+		errs = append(errs, field.Errorf("max_calls", "%d is negative", c.MaxCalls))
 	}
 	if c.RTPPortMin <= 0 || c.RTPPortMax > 65535 || c.RTPPortMax-c.RTPPortMin < 4 {
-		errs = append(errs, fmt.Errorf("sip.rtp_port_min/max %d-%d: want a range of at least 4 ports within 1-65535", c.RTPPortMin, c.RTPPortMax))
+		errs = append(errs, field.Errorf("rtp_port_min", "%d-%d (rtp_port_max): want a range of at least 4 ports within 1-65535", c.RTPPortMin, c.RTPPortMax))
 	}
 	for _, d := range []struct {
 		field string
 		v     time.Duration
 	}{{"retry_after", c.RetryAfter}, {"ring_timeout", c.RingTimeout}, {"no_response_timeout", c.NoResponseTimeout}, {"shutdown_grace", c.ShutdownGrace}} {
 		if d.v < 0 {
-			errs = append(errs, fmt.Errorf("sip.%s %s is negative", d.field, d.v))
+			errs = append(errs, field.Errorf(d.field, "%s is negative", d.v))
 		}
 	}
 	return errors.Join(errs...)

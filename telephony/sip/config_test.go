@@ -40,11 +40,11 @@ func TestConfigValidate(t *testing.T) {
 		want string
 	}{
 		{name: "defaults", c: Config{}},
-		{name: "bad address", c: Config{UDP: "nohostport"}, want: "sip.udp"},
-		{name: "bad network", c: Config{AllowedNetworks: []string{"10.0.0.0/33"}}, want: "sip.allowed_networks"},
-		{name: "negative limit", c: Config{MaxCalls: -1}, want: "sip.max_calls"},
-		{name: "port range", c: Config{RTPPortMin: 5000, RTPPortMax: 5001}, want: "sip.rtp_port_min/max"},
-		{name: "negative grace", c: Config{ShutdownGrace: -time.Second}, want: "sip.shutdown_grace"},
+		{name: "bad address", c: Config{UDP: "nohostport"}, want: "udp"},
+		{name: "bad network", c: Config{AllowedNetworks: []string{"10.0.0.0/33"}}, want: "allowed_networks[0]"},
+		{name: "negative limit", c: Config{MaxCalls: -1}, want: "max_calls"},
+		{name: "port range", c: Config{RTPPortMin: 5000, RTPPortMax: 5001}, want: "rtp_port_min"},
+		{name: "negative grace", c: Config{ShutdownGrace: -time.Second}, want: "shutdown_grace"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
