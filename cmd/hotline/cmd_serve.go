@@ -83,11 +83,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		*httpAddr = cfg.HTTP.Listen
 	}
 
-	store, err := cfg.OpenLedger(ctx, logger)
+	reg := prometheus.NewRegistry()
+	obs, mcfg, err := serveMetrics(reg, cfg, serveBackend(*ariURL, cfg))
+	if err != nil {
+		return err
+	}
+	store, err := cfg.OpenLedger(ctx, logger, ticket.WithObserver(metrics.LedgerObserver(obs)))
 	if err != nil {
 		return fmt.Errorf("open ledger: %w", err)
 	}
 	defer store.Close()
+	if err := serveLedgerMetrics(reg, mcfg, store, logger); err != nil {
+		return err
+	}
+	obs.BackendUp("ledger", true)
 
 	engine, err := newServeEngine(ctx, *ariURL, cfg, serveSIPConfig(cfg, *sipUDP, *prompts, *recordings), store, logger)
 	if err != nil {
@@ -95,12 +104,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer engine.Close()
 
+	engine.Observe(obs)
+
 	lines, units := ivrDirectory(cfg)
-	reg := prometheus.NewRegistry()
-	obs, err := serveMetrics(reg, cfg, store, engine, logger)
-	if err != nil {
-		return err
-	}
 	ivrCfg := cfg.IVR
 	ivrCfg.Agents = append(slices.Clone(cfg.IVR.Agents), agents...)
 	ledger, err := ivr.NewTicketLedger(ctx, store, ivrCfg.Agents)
@@ -233,11 +239,11 @@ func ivrDirectory(cfg *config.Config) ([]ivr.Line, []ivr.Unit) {
 	return lines, units
 }
 
-// serveMetrics builds the call-path metrics and the ledger collector.
-// Series are labelled by menu key and unit id; the names go to
+// serveMetrics builds the metrics of the call path and of the ledger's
+// commits, before the ledger and the engine exist. Series are labelled by menu key and unit id; the names go to
 // hotline_line_info and hotline_unit_info for the dashboard and alerts.
-func serveMetrics(reg *prometheus.Registry, cfg *config.Config, store *ticket.Store, engine serveEngine, logger *slog.Logger) (*metrics.Metrics, error) {
-	mcfg := metrics.Config{Backends: []string{engine.Backend(), "ledger"},
+func serveMetrics(reg *prometheus.Registry, cfg *config.Config, backend string) (*metrics.Metrics, metrics.Config, error) {
+	mcfg := metrics.Config{Backends: []string{backend, "ledger"},
 		LineNames: map[string]string{}, UnitNames: map[string]string{}}
 	for _, l := range cfg.Lines {
 		mcfg.Lines = append(mcfg.Lines, l.Key)
@@ -249,18 +255,20 @@ func serveMetrics(reg *prometheus.Registry, cfg *config.Config, store *ticket.St
 	}
 	m, err := metrics.New(reg, mcfg)
 	if err != nil {
-		return nil, err
+		return nil, mcfg, err
 	}
-	// Tickets no unit holds yet are labelled unit="none".
-	src := metrics.TicketStats(store, time.Now)
-	lc, err := metrics.NewLedgerCollector(src, mcfg, 0, logger)
+	return m, mcfg, nil
+}
+
+// serveLedgerMetrics registers the ticket gauges, read from the ledger at
+// scrape time. Tickets no unit holds yet are labelled unit="none".
+func serveLedgerMetrics(reg *prometheus.Registry, mcfg metrics.Config, store *ticket.Store, logger *slog.Logger) error {
+	lc, err := metrics.NewLedgerCollector(metrics.TicketStats(store, time.Now), mcfg, 0, logger)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := reg.Register(lc); err != nil {
-		return nil, fmt.Errorf("register ledger metrics: %w", err)
+		return fmt.Errorf("register ledger metrics: %w", err)
 	}
-	engine.Observe(m)
-	m.BackendUp("ledger", true)
-	return m, nil
+	return nil
 }

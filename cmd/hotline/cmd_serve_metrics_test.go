@@ -94,6 +94,7 @@ func TestServeMetricsScrapedByPrometheus(t *testing.T) {
 		{`hotline_calls_active{direction="inbound"}`, 0},
 		{`hotline_calls_ended_total{direction="inbound",reason="hungup"}`, 1},
 		{`sum(hotline_tickets_open{stage="transfer"})`, 1},
+		{`hotline_tickets_opened_total`, 1},
 		{`sum(hotline_tickets_overdue{stage="transfer"})`, 0},
 		{`hotline_ledger_stats_up`, 1},
 		{`hotline_backend_up{backend="sip"}`, 1},

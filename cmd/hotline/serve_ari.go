@@ -36,13 +36,22 @@ type serveEngine interface {
 // once and fails fast, with a message saying what to check, when Asterisk
 // does not answer or refuses the credentials; calls found left in the
 // application by an earlier run are ended and recorded in the ledger.
+// serveBackend names the engine serve runs: "ari" when an ARI URL is
+// given (flag or configuration), else the embedded "sip" engine.
+func serveBackend(ariURL string, cfg *config.Config) string {
+	if ariURL != "" || cfg.ARI.URL != "" {
+		return "ari"
+	}
+	return "sip"
+}
+
 func newServeEngine(ctx context.Context, ariURL string, cfg *config.Config, sipCfg sip.Config,
 	store *ticket.Store, logger *slog.Logger) (serveEngine, error) {
 	ariCfg := cfg.ARI
 	if ariURL != "" {
 		ariCfg.URL = ariURL
 	}
-	if ariCfg.URL == "" {
+	if serveBackend(ariURL, cfg) == "sip" {
 		e, err := sip.New(sipCfg, logger)
 		if err != nil {
 			return nil, fmt.Errorf("start SIP engine: %w", err)
