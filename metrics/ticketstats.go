@@ -54,6 +54,7 @@ type ledgerObserver struct{ m *Metrics }
 func (o ledgerObserver) TicketOpened()              { o.m.TicketOpened(false) }
 func (o ledgerObserver) RepeatContact()             { o.m.ticketsRepeat.Inc() }
 func (o ledgerObserver) TicketReopened(unit string) { o.m.TicketReopened(unit) }
+func (o ledgerObserver) WriteDone(d time.Duration)  { o.m.LedgerWrite(d) }
 
 func (o ledgerObserver) DeadlineDone(stage ticket.Stage, unit string, late bool) {
 	if late {

@@ -356,9 +356,22 @@ func TestLedgerObserver(t *testing.T) {
 		{"hotline_ticket_deadlines_total", labels{"stage": "callback", "unit": "fangchan", "result": "met"}, 1},
 		{"hotline_tickets_reopened_total", labels{"unit": "fangchan"}, 1},
 	}
+	if n := histogramCount(t, reg, "hotline_ledger_write_duration_seconds"); n < 4 {
+		t.Errorf("ledger writes observed: %d, want at least 4 (register, transfer, reply, callback)", n)
+	}
 	for _, tt := range tests {
 		if got, ok := sample(t, reg, tt.metric, tt.labels); !ok || got != tt.want {
 			t.Errorf("%s%v = %v (found %v), want %v", tt.metric, tt.labels, got, ok, tt.want)
 		}
 	}
+}
+
+// histogramCount is the sample count of a histogram without labels.
+func histogramCount(t *testing.T, g prometheus.Gatherer, name string) uint64 {
+	t.Helper()
+	mf := gather(t, g)[name]
+	if mf == nil || len(mf.GetMetric()) == 0 {
+		t.Fatalf("no histogram %s", name)
+	}
+	return mf.GetMetric()[0].GetHistogram().GetSampleCount()
 }

@@ -1,5 +1,7 @@
 package ticket
 
+import "time"
+
 // Observer is told what the ledger committed, for counters that must not
 // be recomputed from the whole ledger on every scrape (deadlines met and
 // missed, tickets opened, repeats, reopened). Its methods run after the
@@ -12,6 +14,9 @@ type Observer interface {
 	// DeadlineDone is a timed stage finished; late tells whether after its
 	// due time. Waived stages (that turned out not to apply) are not told.
 	DeadlineDone(stage Stage, unit string, late bool)
+	// WriteDone is a write transaction committed, elapsed after it began
+	// (a group commit of call openings is one transaction).
+	WriteDone(elapsed time.Duration)
 }
 
 // WithObserver sets who is told of committed changes (default: nobody).

@@ -27,6 +27,8 @@ func (o *observed) DeadlineDone(stage ticket.Stage, unit string, late bool) {
 	o.add(fmt.Sprintf("%s %s late=%v", stage, unit, late))
 }
 
+func (o *observed) WriteDone(time.Duration) {}
+
 func (o *observed) take() []string {
 	o.mu.Lock()
 	defer o.mu.Unlock()

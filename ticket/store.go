@@ -345,6 +345,7 @@ func (tx *txn) queryRow(p *sqlx.Stmt, args ...any) *sqlx.Row {
 
 // write runs fn in one write transaction, committed when fn returns nil.
 func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
+	began := time.Now()
 	tx, err := s.w.BeginTxx(ctx, nil)
 	if err != nil {
 		return err
@@ -361,8 +362,11 @@ func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	for _, f := range t.afters {
-		f(s.observer)
+	if s.observer != nil {
+		s.observer.WriteDone(time.Since(began))
+		for _, f := range t.afters {
+			f(s.observer)
+		}
 	}
 	if s.writes.Add(1)%checkpointEvery == 0 {
 		select {
