@@ -87,8 +87,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.st.findCall, `SELECT t.id, t.number FROM calls c JOIN tickets t ON t.id = c.ticket_id WHERE c.call_id = ?`},
 		{&s.st.getNumber, `SELECT last FROM ticket_numbers WHERE day = ?`},
 		{&s.st.putNumber, `INSERT INTO ticket_numbers (day, last) VALUES (?1, ?2) ON CONFLICT (day) DO UPDATE SET last = max(last, ?2)`},
-		{&s.st.insTicket, `INSERT INTO tickets (number, channel, kind, status, caller, caller_name, line, content, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&s.st.insTicket, `INSERT INTO tickets (number, channel, kind, status, caller, caller_name, contact, line, content, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&s.st.insEvent, `INSERT INTO ticket_events (ticket_id, at, kind, actor, from_status, to_status, unit_id, note)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&s.st.insDeadline, `INSERT INTO deadlines (ticket_id, stage, unit_id, started_at, due_at) VALUES (?, ?, ?, ?, ?)`},

@@ -76,13 +76,16 @@ const UnknownCaller = "unknown"
 // Ticket is one entry of the ledger (the registration form of 第十三条;
 // the handling process is its events).
 type Ticket struct {
-	ID                int64        `db:"id" json:"id"`
-	Number            string       `db:"number" json:"number"`
-	Channel           Channel      `db:"channel" json:"channel"`
-	Kind              Kind         `db:"kind" json:"kind,omitempty"`
-	Status            Status       `db:"status" json:"status"`
-	Caller            string       `db:"caller" json:"caller"`
-	CallerName        string       `db:"caller_name" json:"caller_name,omitempty"`
+	ID         int64   `db:"id" json:"id"`
+	Number     string  `db:"number" json:"number"`
+	Channel    Channel `db:"channel" json:"channel"`
+	Kind       Kind    `db:"kind" json:"kind,omitempty"`
+	Status     Status  `db:"status" json:"status"`
+	Caller     string  `db:"caller" json:"caller"`
+	CallerName string  `db:"caller_name" json:"caller_name,omitempty"`
+	// Contact is how to reach the caller when it is not the calling
+	// number (第十三条 联系方式); "" means the caller's number.
+	Contact           string       `db:"contact" json:"contact,omitempty"`
 	Line              string       `db:"line" json:"line,omitempty"`
 	Content           string       `db:"content" json:"content,omitempty"`
 	UnitID            string       `db:"unit_id" json:"unit,omitempty"`
@@ -100,7 +103,7 @@ type Ticket struct {
 	Version           int64        `db:"version" json:"version"`
 }
 
-const ticketCols = `id, number, channel, kind, status, caller, caller_name, line, content,
+const ticketCols = `id, number, channel, kind, status, caller, caller_name, contact, line, content,
 	COALESCE(unit_id, '') AS unit_id, COALESCE(agent_id, 0) AS agent_id, result, cctv_preserved,
 	no_payment_attested, satisfaction, repeats, reopened, COALESCE(merged_into, 0) AS merged_into,
 	created_at, updated_at, closed_at, version`
@@ -233,6 +236,7 @@ type NewTicket struct {
 	Channel    Channel
 	Caller     string
 	CallerName string
+	Contact    string // when not the caller's number, e.g. an e-mail from the QR form
 	Line       string
 	Kind       Kind
 	Content    string
@@ -265,7 +269,7 @@ func (s *Store) insertTicket(tx *txn, n NewTicket) (Ref, error) {
 	}
 	now := ts(tx.now)
 	res, err := tx.exec(tx.st.insTicket, number, n.Channel, n.Kind, StatusRegistered, NormalizeCaller(n.Caller), cleanText(n.CallerName, 100),
-		n.Line, cleanText(n.Content, 10000), now, now)
+		cleanText(n.Contact, 100), n.Line, cleanText(n.Content, 10000), now, now)
 	if err != nil {
 		return Ref{}, fmt.Errorf("insert ticket: %w", err)
 	}

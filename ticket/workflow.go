@@ -90,10 +90,12 @@ type Change struct {
 	// Satisfaction is the callback's rating; "" when the caller could not
 	// be reached. Dissatisfied reopens the ticket.
 	Satisfaction Satisfaction
-	// Kind, Content and CallerName are set by classify when not empty.
+	// Kind, Content, CallerName and Contact are set by classify when not
+	// empty.
 	Kind       Kind
 	Content    string
 	CallerName string
+	Contact    string
 }
 
 // Apply takes an action on a ticket: the change and its event are written
@@ -135,11 +137,11 @@ func (s *Store) Apply(ctx context.Context, ticketID int64, c Change) (Ticket, er
 		if next.Status == StatusClosed {
 			closed = ts(tx.now)
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE tickets SET status = ?, kind = ?, content = ?, caller_name = ?, unit_id = ?,
+		res, err := tx.ExecContext(ctx, `UPDATE tickets SET status = ?, kind = ?, content = ?, caller_name = ?, contact = ?, unit_id = ?,
 			result = ?, cctv_preserved = ?, no_payment_attested = ?, satisfaction = ?, reopened = ?,
 			closed_at = ?, updated_at = ?, version = version + 1
 			WHERE id = ? AND version = ?`,
-			next.Status, next.Kind, next.Content, next.CallerName, unit, next.Result, next.CCTVPreserved,
+			next.Status, next.Kind, next.Content, next.CallerName, next.Contact, unit, next.Result, next.CCTVPreserved,
 			next.NoPaymentAttested, next.Satisfaction, next.Reopened, closed, ts(tx.now), t.ID, t.Version)
 		if err != nil {
 			return fmt.Errorf("update ticket %s: %w", t.Number, err)
@@ -268,6 +270,9 @@ func (s *Store) effect(tx *txn, t Ticket, c Change) (Ticket, string, error) {
 		}
 		if c.CallerName != "" {
 			t.CallerName = cleanText(c.CallerName, 100)
+		}
+		if c.Contact != "" {
+			t.Contact = cleanText(c.Contact, 100)
 		}
 		if t.Kind == KindQuestion || t.Kind == KindSuggestion {
 			// Only complaints get a handling-flow sheet (第六条).

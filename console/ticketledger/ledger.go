@@ -122,7 +122,10 @@ func (l *Ledger) Ticket(ctx context.Context, id int64) (console.Ticket, error) {
 		Line: d.Line, Kind: string(d.Kind), Content: d.Content, Status: string(d.Status), Unit: d.UnitID,
 		Agent: n.user(d.AgentID), Opened: d.CreatedAt, Result: d.Result, Satisfaction: string(d.Satisfaction),
 	}
-	if d.Caller != ticket.UnknownCaller {
+	switch {
+	case d.Contact != "":
+		t.Contact = d.Contact
+	case d.Caller != ticket.UnknownCaller:
 		t.Contact = d.Caller
 	}
 	var feedbackLate bool
@@ -222,20 +225,23 @@ func (l *Ledger) apply(ctx context.Context, id int64, by string, c ticket.Change
 	return t, mapErr(err)
 }
 
-// Register implements console.AgentDesk: the classification with the
-// content and name; a contact other than the caller's number goes into a
-// note, as the ledger has no contact column of its own.
+// Register implements console.AgentDesk: the registration of 第十三条
+// (name, contact, content) with the classification, in one change. A
+// contact that is the calling number itself is not stored twice.
 func (l *Ledger) Register(ctx context.Context, id int64, reg console.Registration, by string) error {
-	t, err := l.apply(ctx, id, by, ticket.Change{Action: ticket.ActClassify, Kind: ticket.Kind(reg.Kind), Content: reg.Content, CallerName: reg.CallerName})
-	if err != nil {
-		return err
-	}
-	if reg.Contact != "" && ticket.NormalizeCaller(reg.Contact) != t.Caller {
-		if _, err := l.apply(ctx, id, by, ticket.Change{Action: ticket.ActNote, Note: "联系方式：" + reg.Contact}); err != nil {
-			return err
+	contact := reg.Contact
+	if contact != "" {
+		t, err := l.store.Ticket(ctx, id)
+		if err != nil {
+			return mapErr(err)
+		}
+		if ticket.NormalizeCaller(contact) == t.Caller {
+			contact = ""
 		}
 	}
-	return nil
+	_, err := l.apply(ctx, id, by, ticket.Change{Action: ticket.ActClassify, Kind: ticket.Kind(reg.Kind), Content: reg.Content,
+		CallerName: reg.CallerName, Contact: contact})
+	return err
 }
 
 // AnswerAndClose implements console.AgentDesk.
@@ -392,15 +398,16 @@ func (l *Ledger) LogRecordingAccess(ctx context.Context, id int64, user string, 
 	return err
 }
 
-// CreateQR implements console.Intake. A contact that is not a phone
-// number (an e-mail address) is kept in the content.
+// CreateQR implements console.Intake. A phone number is the ticket's
+// caller (so 并单 and the callback reach it); any other contact (an e-mail
+// address) is the ticket's contact.
 func (l *Ledger) CreateQR(ctx context.Context, s console.QRSubmission) (console.Summary, error) {
-	content := s.Content
+	var contact string
 	if ticket.NormalizeCaller(s.Contact) == ticket.UnknownCaller {
-		content = "联系方式：" + s.Contact + "\n" + content
+		contact = s.Contact
 	}
 	ref, err := l.store.Register(ctx, ticket.NewTicket{Channel: ticket.ChannelQRCode, Caller: s.Contact, CallerName: s.CallerName,
-		Kind: ticket.Kind(s.Kind), Content: content, Actor: "qrcode"})
+		Contact: contact, Kind: ticket.Kind(s.Kind), Content: s.Content, Actor: "qrcode"})
 	if err != nil {
 		return console.Summary{}, mapErr(err)
 	}
