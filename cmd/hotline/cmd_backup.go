@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"hotline/config"
 	"hotline/ticket"
 )
 
@@ -16,21 +15,16 @@ func backupCommand() command {
 		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 			fs.SetOutput(stderr)
-			cfgPath := fs.String("config", "", "configuration file (default $HOTLINE_CONFIG, else built-in defaults)")
-			db := fs.String("db", "", "ledger file (default: ledger.path of the configuration)")
+			ledger := addLedgerFlags(fs)
 			if err := fs.Parse(args); err != nil {
 				return err
 			}
 			if fs.NArg() != 1 {
 				return fmt.Errorf("usage: hotline backup [-config FILE] [-db LEDGER] FILE")
 			}
-			src := *db
-			if src == "" {
-				cfg, err := config.Resolve(*cfgPath)
-				if err != nil {
-					return err
-				}
-				src = cfg.Path(cfg.Ledger.Path)
+			src, err := ledger.ledgerPath()
+			if err != nil {
+				return err
 			}
 			if err := ticket.Backup(ctx, src, fs.Arg(0)); err != nil {
 				return err

@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"hotline/config"
 	"hotline/ivr/callback"
 	"hotline/telephony"
 )
@@ -23,8 +22,7 @@ func callbacksCommand() command {
 func runCallbacks(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("callbacks", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "configuration file (default $HOTLINE_CONFIG, else built-in defaults)")
-	db := fs.String("db", "", "ledger file (default: ledger.path of the configuration)")
+	ledgerFlags := addLedgerFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON (full numbers) instead of a table (masked numbers)")
 	states := fs.String("state", "", "only these states, comma-separated: scheduled,running,done,failed,skipped,cancelled")
 	ticket := fs.Int64("ticket", 0, "only the callbacks of this ticket id")
@@ -40,12 +38,9 @@ func runCallbacks(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if filter.States, err = callback.ParseStates(*states); err != nil {
 		return err
 	}
-	cfg, err := config.Resolve(*cfgPath)
+	cfg, err := ledgerFlags.resolve()
 	if err != nil {
 		return err
-	}
-	if *db != "" {
-		cfg.Ledger.Path, cfg.File = *db, ""
 	}
 	// Listing must not create an empty ledger where none is.
 	if _, err := os.Stat(cfg.Path(cfg.Ledger.Path)); err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"hotline/config"
 	"hotline/ticket"
 )
 
@@ -16,18 +15,13 @@ func migrateCommand() command {
 		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 			fs.SetOutput(stderr)
-			cfgPath := fs.String("config", "", "configuration file (default $HOTLINE_CONFIG, else built-in defaults)")
-			db := fs.String("db", "", "ledger file (default: ledger.path of the configuration)")
+			ledger := addLedgerFlags(fs)
 			if err := fs.Parse(args); err != nil {
 				return err
 			}
-			path := *db
-			if path == "" {
-				cfg, err := config.Resolve(*cfgPath)
-				if err != nil {
-					return err
-				}
-				path = cfg.Path(cfg.Ledger.Path)
+			path, err := ledger.ledgerPath()
+			if err != nil {
+				return err
 			}
 			applied, err := ticket.Migrate(ctx, path)
 			if err != nil {

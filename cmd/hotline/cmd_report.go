@@ -11,7 +11,6 @@ import (
 	"slices"
 	"time"
 
-	"hotline/config"
 	"hotline/ticket"
 	"hotline/ticket/report"
 )
@@ -22,8 +21,7 @@ func reportCommand() command {
 		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fs := flag.NewFlagSet("report", flag.ContinueOnError)
 			fs.SetOutput(stderr)
-			cfgPath := fs.String("config", "", "configuration file (default $HOTLINE_CONFIG, else built-in defaults)")
-			db := fs.String("db", "", "ledger file (default: ledger.path of the configuration)")
+			ledgerFlags := addLedgerFlags(fs)
 			month := fs.String("month", "", "the month, YYYY-MM (default: last month)")
 			format := fs.String("format", "html", "html, csv or xlsx")
 			out := fs.String("o", "", "write to this file instead of standard output")
@@ -35,12 +33,9 @@ func reportCommand() command {
 			if !slices.Contains(report.Formats, *format) {
 				return fmt.Errorf("-format %q: want html, csv or xlsx", *format)
 			}
-			cfg, err := config.Resolve(*cfgPath)
+			cfg, err := ledgerFlags.resolve()
 			if err != nil {
 				return err
-			}
-			if *db != "" {
-				cfg.Ledger.Path, cfg.File = *db, ""
 			}
 			s, err := cfg.OpenLedgerAsIs(ctx, nil)
 			if err != nil {

@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"hotline/config"
 	"hotline/ticket"
 )
 
@@ -20,8 +19,7 @@ func ticketsCommand() command {
 		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fs := flag.NewFlagSet("tickets", flag.ContinueOnError)
 			fs.SetOutput(stderr)
-			cfgPath := fs.String("config", "", "configuration file (default $HOTLINE_CONFIG, else built-in defaults)")
-			db := fs.String("db", "", "ledger file (default: ledger.path of the configuration)")
+			ledgerFlags := addLedgerFlags(fs)
 			asJSON := fs.Bool("json", false, "print one JSON object per line")
 			caller := fs.String("caller", "", "only tickets of this contact number")
 			status := fs.String("status", "", "only tickets in these statuses (comma separated)")
@@ -31,12 +29,9 @@ func ticketsCommand() command {
 			if err := fs.Parse(args); err != nil {
 				return err
 			}
-			cfg, err := config.Resolve(*cfgPath)
+			cfg, err := ledgerFlags.resolve()
 			if err != nil {
 				return err
-			}
-			if *db != "" {
-				cfg.Ledger.Path, cfg.File = *db, ""
 			}
 			s, err := cfg.OpenLedgerAsIs(ctx, nil)
 			if err != nil {

@@ -12,7 +12,6 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"hotline/config"
 	"hotline/console/auth"
 	"hotline/console/ticketledger"
 	"hotline/ticket"
@@ -47,8 +46,7 @@ func runUsers(ctx context.Context, args []string, cost int, stdin io.Reader, std
 	action, args := args[0], args[1:]
 	fs := flag.NewFlagSet("users "+action, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "configuration file (default $HOTLINE_CONFIG, else built-in defaults)")
-	dbPath := fs.String("db", "", "ledger file (default: ledger.path of the configuration)")
+	ledgerFlags := addLedgerFlags(fs)
 	name := fs.String("name", "", "user name (for agents: the agent id)")
 	role := fs.String("role", "", "agent, unit, supervisor or admin")
 	unit := fs.String("unit", "", "the unit of a unit user")
@@ -59,13 +57,9 @@ func runUsers(ctx context.Context, args []string, cost int, stdin io.Reader, std
 	if *name == "" {
 		return errors.New("--name is required")
 	}
-	path := *dbPath
-	if path == "" {
-		cfg, err := config.Resolve(*cfgPath)
-		if err != nil {
-			return err
-		}
-		path = cfg.Path(cfg.Ledger.Path)
+	path, err := ledgerFlags.ledgerPath()
+	if err != nil {
+		return err
 	}
 	ledger, err := ticket.Open(ctx, path)
 	if err != nil {
