@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +11,6 @@ import (
 
 	"hotline/metrics/promtest"
 	"hotline/telephony"
-	"hotline/telephony/sip"
 )
 
 // serveLog passes the service's log to the test's.
@@ -40,41 +36,15 @@ func TestServeMetricsScrapedByPrometheus(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out, outW := io.Pipe()
-	exited := make(chan int, 1)
-	go func() {
-		defer outW.Close()
-		exited <- run(ctx, []string{"serve", "-config", cfgFile, "-sip", "127.0.0.1:0", "-prompts", "../../prompts/wav",
-			"-recordings", filepath.Join(dir, "rec"), "-log", "warn"}, outW, serveLog{t})
-	}()
-	lines := bufio.NewReader(out)
-	banner, err := lines.ReadString('\n')
-	if err != nil {
-		t.Fatalf("no banner: %v", err)
-	}
-	var sipAddr, httpAddr string
-	if _, err := fmt.Sscanf(banner, "hotline: SIP on %s HTTP on %s", &sipAddr, &httpAddr); err != nil {
-		t.Fatalf("banner %q: %v", banner, err)
-	}
-	sipAddr = strings.TrimSuffix(sipAddr, ",")
-	go func() { _, _ = io.Copy(io.Discard, lines) }()
+	srv := startServe(ctx, t, serveLog{t}, "-config", cfgFile, "-sip", "127.0.0.1:0", "-prompts", "../../prompts/wav",
+		"-recordings", filepath.Join(dir, "rec"), "-log", "warn")
+	sipAddr, httpAddr := srv.sipAddr, srv.httpAddr
 
 	prom := promtest.Start(t, httpAddr)
 	// Before any call: the series exist at zero.
 	prom.AwaitValue(t, `hotline_calls_total{direction="inbound"}`, 0)
 
-	phone, err := sip.New(sip.Config{UDP: "127.0.0.1:0", Numbers: []string{"*"}, PromptDir: "-", RecordingDir: dir},
-		slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer phone.Close()
-	phoneDone := make(chan struct{})
-	defer func() { <-phoneDone }()
-	go func() {
-		defer close(phoneDone)
-		_ = phone.Serve(ctx, telephony.HandlerFunc(func(context.Context, telephony.Call) {}))
-	}()
+	phone := callerPhone(ctx, t, dir)
 	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer dcancel()
 	call, err := phone.Dial(dctx, telephony.DialRequest{To: "sip:96596@" + sipAddr, CallerID: "13900000001"})
@@ -120,13 +90,5 @@ func TestServeMetricsScrapedByPrometheus(t *testing.T) {
 		}
 	})
 
-	cancel()
-	select {
-	case code := <-exited:
-		if code != 0 {
-			t.Errorf("serve exited %d, want 0", code)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	srv.stop(t, cancel)
 }

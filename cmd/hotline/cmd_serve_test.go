@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,7 +16,6 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"hotline/telephony"
-	"hotline/telephony/sip"
 )
 
 // logWatch passes the service's log to the test's and signals the first
@@ -51,37 +48,11 @@ func TestServe(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out, outW := io.Pipe()
-	exited := make(chan int, 1)
 	ended := &logWatch{t: t, want: `msg="call ended" call=`, seen: make(chan struct{})}
-	go func() {
-		defer outW.Close()
-		exited <- run(ctx, []string{"serve", "-config", cfgFile, "-sip", "127.0.0.1:0", "-prompts", "../../prompts/wav",
-			"-recordings", filepath.Join(dir, "rec"), "-agent", "a1=sip:a1@127.0.0.1:9", "-log", "info"}, outW, ended)
-	}()
-	lines := bufio.NewReader(out)
-	banner, err := lines.ReadString('\n')
-	if err != nil {
-		t.Fatalf("no banner: %v", err)
-	}
-	var sipAddr, httpAddr string
-	if _, err := fmt.Sscanf(banner, "hotline: SIP on %s HTTP on %s", &sipAddr, &httpAddr); err != nil {
-		t.Fatalf("banner %q: %v", banner, err)
-	}
-	sipAddr = strings.TrimSuffix(sipAddr, ",")
-	go func() { _, _ = io.Copy(io.Discard, lines) }()
-
-	phone, err := sip.New(sip.Config{UDP: "127.0.0.1:0", Numbers: []string{"*"}, PromptDir: "-", RecordingDir: dir}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer phone.Close()
-	phoneDone := make(chan struct{})
-	defer func() { <-phoneDone }()
-	go func() {
-		defer close(phoneDone)
-		_ = phone.Serve(ctx, telephony.HandlerFunc(func(context.Context, telephony.Call) {}))
-	}()
+	srv := startServe(ctx, t, ended, "-config", cfgFile, "-sip", "127.0.0.1:0", "-prompts", "../../prompts/wav",
+		"-recordings", filepath.Join(dir, "rec"), "-agent", "a1=sip:a1@127.0.0.1:9", "-log", "info")
+	sipAddr, httpAddr := srv.sipAddr, srv.httpAddr
+	phone := callerPhone(ctx, t, dir)
 	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer dcancel()
 	call, err := phone.Dial(dctx, telephony.DialRequest{To: "sip:96596@" + sipAddr, CallerID: "13900000001"})
@@ -121,13 +92,5 @@ func TestServe(t *testing.T) {
 		t.Errorf("/metrics does not count the call:\n%.2000s", page)
 	}
 
-	cancel()
-	select {
-	case code := <-exited:
-		if code != 0 {
-			t.Errorf("serve exited %d, want 0", code)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	srv.stop(t, cancel)
 }

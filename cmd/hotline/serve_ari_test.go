@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -46,26 +45,12 @@ func TestServeARI(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out, outW := io.Pipe()
-	exited := make(chan int, 1)
 	ended := &logWatch{t: t, want: `msg="call ended" call=`, seen: make(chan struct{})}
-	go func() {
-		defer outW.Close()
-		exited <- run(ctx, []string{"serve", "-config", cfgFile, "-log", "info"}, outW, ended)
-	}()
-	lines := bufio.NewReader(out)
-	banner, err := lines.ReadString('\n')
-	if err != nil {
-		t.Fatalf("no banner: %v", err)
+	hotline := startServe(ctx, t, ended, "-config", cfgFile, "-log", "info")
+	if want := "hotline: ARI at " + srv.URL() + ", HTTP on "; !strings.HasPrefix(hotline.banner, want) {
+		t.Errorf("banner %q, want it to start %q", hotline.banner, want)
 	}
-	var ariURL, httpAddr string
-	if _, err := fmt.Sscanf(banner, "hotline: ARI at %s HTTP on %s", &ariURL, &httpAddr); err != nil {
-		t.Fatalf("banner %q: %v", banner, err)
-	}
-	if got, want := strings.TrimSuffix(ariURL, ","), srv.URL(); got != want {
-		t.Errorf("banner ARI %q, want %q", got, want)
-	}
-	go func() { _, _ = io.Copy(io.Discard, lines) }()
+	httpAddr := hotline.httpAddr
 
 	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
 	defer wcancel()
@@ -112,15 +97,7 @@ func TestServeARI(t *testing.T) {
 		t.Error("/metrics reports a SIP backend that does not run")
 	}
 
-	cancel()
-	select {
-	case code := <-exited:
-		if code != 0 {
-			t.Errorf("serve exited %d, want 0", code)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	hotline.stop(t, cancel)
 }
 
 // callUntilTaken places a call and returns it once the service plays it a

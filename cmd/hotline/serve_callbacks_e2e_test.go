@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -64,23 +63,9 @@ func TestServeCallbacksAPI(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	stdout, stdoutW := io.Pipe()
-	exited := make(chan int, 1)
-	go func() {
-		defer stdoutW.Close()
-		exited <- run(ctx, []string{"serve", "-config", cfgFile, "-sip", "127.0.0.1:0", "-prompts", "../../prompts/wav",
-			"-recordings", filepath.Join(dir, "rec"), "-log", "warn"}, stdoutW, io.Discard)
-	}()
-	banner, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("no banner: %v", err)
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	var sipAddr, httpAddr string
-	if _, err := fmt.Sscanf(banner, "hotline: SIP on %s HTTP on %s", &sipAddr, &httpAddr); err != nil {
-		t.Fatalf("banner %q: %v", banner, err)
-	}
-	base := "http://" + httpAddr
+	srv := startServe(ctx, t, io.Discard, "-config", cfgFile, "-sip", "127.0.0.1:0", "-prompts", "../../prompts/wav",
+		"-recordings", filepath.Join(dir, "rec"), "-log", "warn")
+	base := "http://" + srv.httpAddr
 
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, Timeout: 10 * time.Second,
@@ -146,13 +131,5 @@ func TestServeCallbacksAPI(t *testing.T) {
 		t.Errorf("POST with the CSRF token: %d %s, want 201", code, body)
 	}
 
-	cancel()
-	select {
-	case code := <-exited:
-		if code != 0 {
-			t.Errorf("serve exited %d, want 0", code)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	srv.stop(t, cancel)
 }
