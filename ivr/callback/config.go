@@ -24,7 +24,9 @@ type Config struct {
 	CallerID string `yaml:"caller_id"`
 	// DialTo turns a number into the engine's address: "{number}" is
 	// replaced, e.g. "sip:{number}@trunk.example:5060" or "PJSIP/{number}@trunk".
-	// Default "sip:{number}@127.0.0.1:5060".
+	// Default "sip:{number}@127.0.0.1:5070": the lab phone where the
+	// default units ring too (hotline dial --answer --listen 127.0.0.1:5070),
+	// never the service's own 96596 address. A site points it at its trunk.
 	DialTo string `yaml:"dial_to"`
 	// RingTimeout gives up a call not answered within it; default 40s.
 	RingTimeout time.Duration `yaml:"ring_timeout"`
@@ -97,7 +99,7 @@ func (c *Config) Init() error {
 		c.CallerID = "96596"
 	}
 	if c.DialTo == "" {
-		c.DialTo = "sip:{number}@127.0.0.1:5060"
+		c.DialTo = "sip:{number}@127.0.0.1:5070"
 	}
 	if c.RingTimeout == 0 {
 		c.RingTimeout = 40 * time.Second
