@@ -10,15 +10,21 @@ import (
 	"hotline/telephony"
 )
 
-// ErrBridgeFull is returned when a third call joins a bridge: the embedded
-// engine connects two parties, without mixing.
-var ErrBridgeFull = errors.New("bridge already has two calls")
+// maxBridgeMembers bounds a bridge: caller, agent and unit, and one more.
+const maxBridgeMembers = 4
 
-// Bridge connects two calls of the engine: each call's reader forwards its
-// audio to the other (transcoding PCMU/PCMA when they differ). Digits
-// pressed by either party still reach that call's Digits and are not passed
-// on. When one member hangs up, the bridge hangs up the other, so both legs
-// end together; Remove a call first to keep it (a transfer).
+// ErrBridgeFull is returned when a call joins a bridge that has
+// maxBridgeMembers already.
+var ErrBridgeFull = errors.New("bridge is full")
+
+// Bridge connects calls of the engine. Two calls are connected directly:
+// each call's reader forwards its audio to the other (transcoding PCMU/PCMA
+// when they differ). From three calls on (an agent who stays while a unit
+// joins) a mixer gives each member the sum of the others. Digits pressed by
+// a member still reach that call's Digits. When a member hangs up and only
+// one call would be left, the bridge hangs that one up too, so a
+// conversation's legs end together; Remove a call first to keep it (a
+// transfer).
 type Bridge struct {
 	id string
 	e  *Engine
@@ -26,6 +32,7 @@ type Bridge struct {
 	mu      sync.Mutex
 	members []*Call
 	closed  bool
+	mix     *mixer // running while the bridge has three members or more
 	rec     atomic.Pointer[recorder]
 	// first is the call recorded on the left channel: the first to join.
 	first atomic.Pointer[Call]
@@ -33,7 +40,7 @@ type Bridge struct {
 
 var _ telephony.Bridge = (*Bridge)(nil)
 
-// NewBridge returns an empty two-party bridge.
+// NewBridge returns an empty bridge.
 func (e *Engine) NewBridge(ctx context.Context) (telephony.Bridge, error) {
 	return &Bridge{id: fmt.Sprintf("bridge-%d", e.nextID.Add(1)), e: e}, nil
 }
@@ -60,7 +67,7 @@ func (b *Bridge) Add(ctx context.Context, tc telephony.Call) error {
 			return nil
 		}
 	}
-	if len(b.members) >= 2 {
+	if len(b.members) >= maxBridgeMembers {
 		return fmt.Errorf("bridge %s: %w", b.id, ErrBridgeFull)
 	}
 	if !c.bridge.CompareAndSwap(nil, b) {
@@ -73,7 +80,10 @@ func (b *Bridge) Add(ctx context.Context, tc telephony.Call) error {
 	}
 	b.members = append(b.members, c)
 	b.first.CompareAndSwap(nil, c)
-	c.log.Info("call bridged", "bridge", b.id)
+	if len(b.members) >= 3 && b.mix == nil {
+		b.mix = newMixer(b)
+	}
+	c.log.Info("call bridged", "bridge", b.id, "members", len(b.members))
 	return nil
 }
 
@@ -84,8 +94,12 @@ func (b *Bridge) Remove(ctx context.Context, tc telephony.Call) error {
 		return nil
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.removeLocked(c)
+	mix := b.stopMixLocked()
+	b.mu.Unlock()
+	if mix != nil {
+		mix.close()
+	}
 	return nil
 }
 
@@ -99,16 +113,45 @@ func (b *Bridge) removeLocked(c *Call) {
 	}
 }
 
-// peerOf returns the other member, nil when c is alone.
-func (b *Bridge) peerOf(c *Call) *Call {
+// stopMixLocked detaches the mixer once fewer than three members are left;
+// the caller closes it after unlocking (its goroutine takes b.mu).
+func (b *Bridge) stopMixLocked() *mixer {
+	if b.mix == nil || len(b.members) >= 3 {
+		return nil
+	}
+	m := b.mix
+	b.mix = nil
+	return m
+}
+
+// snapshot returns the members.
+func (b *Bridge) snapshot() []*Call {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return append([]*Call(nil), b.members...)
+}
+
+// route tells a member's reader where its audio goes: the other member of
+// a two-party bridge, or the mixer (peer nil) from three members on.
+func (b *Bridge) route(c *Call) (peer *Call, mix *mixer) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.mix != nil {
+		return nil, b.mix
+	}
 	for _, m := range b.members {
 		if m != c {
-			return m
+			return m, nil
 		}
 	}
-	return nil
+	return nil, nil
+}
+
+// peerOf returns the other member of a two-party bridge, nil when c is
+// alone or the bridge mixes three or more.
+func (b *Bridge) peerOf(c *Call) *Call {
+	peer, _ := b.route(c)
+	return peer
 }
 
 // channelOf tells the recording channel of a member: left for the first
@@ -120,7 +163,9 @@ func (b *Bridge) channelOf(c *Call) int {
 	return chanService
 }
 
-// memberEnded hangs up the other member when one leaves by hanging up.
+// memberEnded takes a member that hung up out of the bridge; when only one
+// call is left, it is hung up too (the conversation is over). Three or more
+// go on talking without the one who left.
 func (b *Bridge) memberEnded(c *Call) {
 	b.mu.Lock()
 	in := false
@@ -132,11 +177,16 @@ func (b *Bridge) memberEnded(c *Call) {
 		return
 	}
 	b.removeLocked(c)
-	others := append([]*Call(nil), b.members...)
-	for _, m := range others {
-		b.removeLocked(m)
+	var others []*Call
+	if len(b.members) == 1 {
+		others = append(others, b.members...)
+		b.removeLocked(b.members[0])
 	}
+	mix := b.stopMixLocked()
 	b.mu.Unlock()
+	if mix != nil {
+		mix.close()
+	}
 	for _, m := range others {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), hangupTimeout)
@@ -172,7 +222,11 @@ func (b *Bridge) Close(ctx context.Context) error {
 	for len(b.members) > 0 {
 		b.removeLocked(b.members[0])
 	}
+	mix := b.stopMixLocked()
 	b.mu.Unlock()
+	if mix != nil {
+		mix.close()
+	}
 	if rec := b.rec.Load(); rec != nil {
 		if _, err := rec.Stop(ctx); err != nil {
 			return err

@@ -295,19 +295,25 @@ func (c *Call) readLoop(r *media.RTPPacketReader, done chan struct{}) {
 		rec := c.rec.Load()
 		b := c.bridge.Load()
 		var peer *Call
+		var mix *mixer
 		var brec *recorder
 		if b != nil {
-			peer, brec = b.peerOf(c), b.rec.Load()
+			peer, mix = b.route(c)
+			brec = b.rec.Load()
 		}
-		if rec == nil && peer == nil && brec == nil {
+		if rec == nil && peer == nil && mix == nil && brec == nil {
 			continue
 		}
 		pcm = decodeG711(pcm[:0], payload, alaw)
 		if rec != nil {
 			rec.add(chanCaller, pcm, now)
 		}
-		if brec != nil {
+		if brec != nil && mix == nil {
+			// With three or more members the mixer records the bridge.
 			brec.add(b.channelOf(c), pcm, now)
+		}
+		if mix != nil {
+			mix.add(c, pcm)
 		}
 		if peer != nil {
 			out := payload

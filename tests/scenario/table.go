@@ -128,11 +128,18 @@ func Table() []Scenario {
 		}},
 		{Name: "transfer to a unit that answers", Run: func(t *testing.T, h *Hotline) {
 			c, pop := h.toAgent("13800000006")
+			agent := h.Phone(PhoneAgent + "a1")
 			res := h.Transfer(pop.Ticket.ID, "ok")
 			if res.Outcome != ivr.OutcomeConnected {
 				t.Fatalf("outcome %q, want connected", res.Outcome)
 			}
 			h.Phone(PhoneUnit)
+			// The agent stays by default: caller, agent and unit talk together.
+			select {
+			case <-agent.Done():
+				t.Errorf("the agent was dropped when the unit joined; the agent stays by default")
+			default:
+			}
 			h.Hangup(c)
 			rec := h.Ended("13800000006")
 			if tk := h.Ticket(rec.Ticket); !slices.Equal(tk.Transfers, []string{"ok"}) {
