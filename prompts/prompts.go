@@ -2,7 +2,8 @@
 // Chinese text) and, generated from it, one WAV file per name in wav/
 // (RIFF PCM, 8 kHz, mono, 16-bit: what the embedded SIP engine streams as
 // G.711 and what Asterisk plays as sound files). The service reads the
-// files at run time and needs no speech synthesis.
+// files at run time, from its prompt directory or, when there is none, from
+// the copies built into the binary; it needs no speech synthesis.
 //
 // Regenerate the files after editing the manifest with
 //
@@ -15,13 +16,27 @@ package prompts
 
 import (
 	"bufio"
-	_ "embed"
+	"embed"
 	"fmt"
+	"io/fs"
 	"strings"
 )
 
 //go:embed manifest.txt
 var manifest string
+
+//go:embed wav/*.wav
+var wavFiles embed.FS
+
+// Files returns the WAV files built into the binary (<name>.wav), which
+// the service plays when no prompt directory is installed beside it.
+func Files() fs.FS {
+	sub, err := fs.Sub(wavFiles, "wav")
+	if err != nil {
+		panic(fmt.Sprintf("prompts: embedded files: %v", err)) // "wav" is a fixed, valid path
+	}
+	return sub
+}
 
 // Entry is one prompt of the manifest.
 type Entry struct {

@@ -11,6 +11,7 @@ import (
 
 	"hotline/config"
 	"hotline/metrics"
+	"hotline/prompts"
 	"hotline/telephony"
 	"hotline/telephony/ari"
 	"hotline/telephony/sip"
@@ -52,7 +53,7 @@ func newServeEngine(ctx context.Context, ariURL string, cfg *config.Config, sipC
 		ariCfg.URL = ariURL
 	}
 	if serveBackend(ariURL, cfg) == "sip" {
-		e, err := sip.New(sipCfg, logger)
+		e, err := sip.New(sipCfg, logger, sip.WithFallbackPrompts(prompts.Files()))
 		if err != nil {
 			return nil, fmt.Errorf("start SIP engine: %w", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -63,16 +64,33 @@ type Engine struct {
 var _ telephony.Engine = (*Engine)(nil)
 
 // Option changes how New builds the engine.
-type Option func(*Engine)
+type Option func(*options)
+
+type options struct {
+	now      func() time.Time
+	prompts  map[string][]int16
+	fallback fs.FS
+}
 
 // WithClock sets the clock used for call times and recordings.
-func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 // WithPrompt adds a prompt held in memory (8 kHz mono samples) besides the
 // prompt directory's; `hotline dial --send` uses it.
 func WithPrompt(name string, pcm []int16) Option {
-	return func(e *Engine) { e.prompts[name] = newPrompt(pcm) }
+	return func(o *options) {
+		if o.prompts == nil {
+			o.prompts = map[string][]int16{}
+		}
+		o.prompts[name] = pcm
+	}
 }
+
+// WithFallbackPrompts gives the prompts (<name>.wav files) to play when the
+// configured prompt directory does not exist, e.g. those built into the
+// binary; a directory that exists always wins, so a site can drop in
+// recorded prompts.
+func WithFallbackPrompts(fsys fs.FS) Option { return func(o *options) { o.fallback = fsys } }
 
 // rtpPorts sets diago's process-wide RTP port range once; diago has no
 // per-engine setting.
@@ -85,16 +103,6 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	prompts := map[string]*prompt{}
-	if _, err := os.Stat(cfg.PromptDir); err == nil || !errors.Is(err, os.ErrNotExist) {
-		p, err := loadPrompts(cfg.PromptDir)
-		if err != nil {
-			return nil, err
-		}
-		prompts = p
-	} else {
-		logger.Warn("prompt directory missing: no prompts to play", "dir", cfg.PromptDir)
-	}
 	if err := os.MkdirAll(cfg.RecordingDir, 0o750); err != nil {
 		return nil, fmt.Errorf("recording directory: %w", err)
 	}
@@ -102,7 +110,7 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Engine, error) {
 		cfg:      cfg,
 		log:      logger.With("engine", "sip"),
 		now:      time.Now,
-		prompts:  prompts,
+		prompts:  map[string]*prompt{},
 		networks: cfg.networks(),
 		numbers:  map[string]bool{},
 		ready:    make(chan struct{}),
@@ -114,8 +122,28 @@ func New(cfg Config, logger *slog.Logger, opts ...Option) (*Engine, error) {
 		}
 		e.numbers[n] = true
 	}
+	var set options
 	for _, o := range opts {
-		o(e)
+		o(&set)
+	}
+	switch _, err := os.Stat(cfg.PromptDir); {
+	case err == nil || !errors.Is(err, os.ErrNotExist):
+		if e.prompts, err = loadPrompts(os.DirFS(cfg.PromptDir), cfg.PromptDir); err != nil {
+			return nil, err
+		}
+	case set.fallback != nil:
+		logger.Info("prompt directory missing: playing the prompts built into the binary", "dir", cfg.PromptDir)
+		if e.prompts, err = loadPrompts(set.fallback, "built-in prompts"); err != nil {
+			return nil, err
+		}
+	default:
+		logger.Warn("prompt directory missing: no prompts to play", "dir", cfg.PromptDir)
+	}
+	for name, pcm := range set.prompts {
+		e.prompts[name] = newPrompt(pcm)
+	}
+	if set.now != nil {
+		e.now = set.now
 	}
 	rtpPorts.Do(func() { media.RTPPortStart, media.RTPPortEnd = cfg.RTPPortMin, cfg.RTPPortMax })
 	e.callsCtx, e.cancelCalls = context.WithCancel(context.Background())

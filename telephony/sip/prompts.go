@@ -3,7 +3,7 @@ package sip
 import (
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -48,10 +48,10 @@ func (p *prompt) frames() int { return len(p.pcm) / frameSamples }
 
 // loadPrompts reads every <name>.wav of dir; a file in any other format is
 // refused with its name. Every bad file is reported, not just the first.
-func loadPrompts(dir string) (map[string]*prompt, error) {
-	entries, err := os.ReadDir(dir)
+func loadPrompts(fsys fs.FS, where string) (map[string]*prompt, error) {
+	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
-		return nil, fmt.Errorf("prompt directory: %w", err)
+		return nil, fmt.Errorf("prompt directory %s: %w", where, err)
 	}
 	prompts := make(map[string]*prompt)
 	var errs []error
@@ -63,9 +63,14 @@ func loadPrompts(dir string) (map[string]*prompt, error) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		pcm, err := wav.ReadFile(filepath.Join(dir, n))
+		data, err := fs.ReadFile(fsys, n)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("read prompt: %w", err))
+			continue
+		}
+		pcm, err := wav.Decode(data)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("prompt %s: %w", filepath.Join(where, n), err))
 			continue
 		}
 		prompts[strings.TrimSuffix(n, filepath.Ext(n))] = newPrompt(pcm)
