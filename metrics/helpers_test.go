@@ -79,3 +79,27 @@ next:
 	}
 	return 0, false
 }
+
+// sampleWant is a series of a registry and the value it should have.
+type sampleWant struct {
+	name   string
+	metric string
+	labels map[string]string
+	want   float64
+}
+
+// checkSamples checks each series, one subtest a series.
+func checkSamples(t *testing.T, g prometheus.Gatherer, tests []sampleWant) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := sample(t, g, tt.metric, tt.labels)
+			if !ok {
+				t.Fatalf("no series %s%v", tt.metric, tt.labels)
+			}
+			if got != tt.want {
+				t.Errorf("%s%v = %v, want %v", tt.metric, tt.labels, got, tt.want)
+			}
+		})
+	}
+}

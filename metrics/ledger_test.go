@@ -53,12 +53,7 @@ func TestLedgerCollector(t *testing.T) {
 	}}
 	reg := newLedgerRegistry(t, src, 0)
 	type labels = map[string]string
-	tests := []struct {
-		name   string
-		metric string
-		labels labels
-		want   float64
-	}{
+	tests := []sampleWant{
 		{"open", "hotline_tickets_open", labels{"stage": "feedback", "unit": "房产部"}, 12},
 		{"overdue", "hotline_tickets_overdue", labels{"stage": "feedback", "unit": "房产部"}, 3},
 		{"transfer overdue", "hotline_tickets_overdue", labels{"stage": "transfer", "unit": "客服中心"}, 1},
@@ -70,17 +65,7 @@ func TestLedgerCollector(t *testing.T) {
 		{"callbacks overdue", "hotline_callbacks_overdue", nil, 2},
 		{"up", "hotline_ledger_stats_up", nil, 1},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := sample(t, reg, tt.metric, tt.labels)
-			if !ok {
-				t.Fatalf("no series %s%v", tt.metric, tt.labels)
-			}
-			if got != tt.want {
-				t.Errorf("%s%v = %v, want %v", tt.metric, tt.labels, got, tt.want)
-			}
-		})
-	}
+	checkSamples(t, reg, tests)
 	t.Run("every stage and unit reported", func(t *testing.T) {
 		cfg := testConfig()
 		want := (len(DefaultStages) + 1) * (len(cfg.Units) + 2)

@@ -104,12 +104,7 @@ func TestTicketStatsFromLedger(t *testing.T) {
 	reg.MustRegister(lc)
 
 	type labels = map[string]string
-	tests := []struct {
-		name   string
-		metric string
-		labels labels
-		want   float64
-	}{
+	tests := []sampleWant{
 		{"awaiting transfer", "hotline_tickets_open", labels{"stage": "transfer", "unit": "none"}, 1},
 		{"transfer overdue", "hotline_tickets_overdue", labels{"stage": "transfer", "unit": "none"}, 1},
 		{"feedback at the unit", "hotline_tickets_open", labels{"stage": "feedback", "unit": "fangchan"}, 1},
@@ -120,17 +115,7 @@ func TestTicketStatsFromLedger(t *testing.T) {
 		{"callbacks overdue", "hotline_callbacks_overdue", nil, 1},
 		{"ledger read", "hotline_ledger_stats_up", nil, 1},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := sample(t, reg, tt.metric, tt.labels)
-			if !ok {
-				t.Fatalf("no series %s%v", tt.metric, tt.labels)
-			}
-			if got != tt.want {
-				t.Errorf("%s%v = %v, want %v", tt.metric, tt.labels, got, tt.want)
-			}
-		})
-	}
+	checkSamples(t, reg, tests)
 }
 
 // BenchmarkScrapeLedger measures a whole /metrics request with the ticket
@@ -343,27 +328,18 @@ func TestLedgerObserver(t *testing.T) {
 			t.Fatalf("%s: %v", c.Action, err)
 		}
 	}
-	type labels = map[string]string
-	tests := []struct {
-		metric string
-		labels labels
-		want   float64
-	}{
-		{"hotline_tickets_opened_total", nil, 1},
-		{"hotline_ticket_deadlines_total", labels{"stage": "transfer", "unit": "none", "result": "met"}, 1},
-		{"hotline_ticket_deadlines_total", labels{"stage": "feedback", "unit": "fangchan", "result": "missed"}, 1},
-		{"hotline_ticket_deadlines_total", labels{"stage": "feedback", "unit": "fangchan", "result": "met"}, 0},
-		{"hotline_ticket_deadlines_total", labels{"stage": "callback", "unit": "fangchan", "result": "met"}, 1},
-		{"hotline_tickets_reopened_total", labels{"unit": "fangchan"}, 1},
-	}
 	if n := histogramCount(t, reg, "hotline_ledger_write_duration_seconds"); n < 4 {
 		t.Errorf("ledger writes observed: %d, want at least 4 (register, transfer, reply, callback)", n)
 	}
-	for _, tt := range tests {
-		if got, ok := sample(t, reg, tt.metric, tt.labels); !ok || got != tt.want {
-			t.Errorf("%s%v = %v (found %v), want %v", tt.metric, tt.labels, got, ok, tt.want)
-		}
-	}
+	type labels = map[string]string
+	checkSamples(t, reg, []sampleWant{
+		{"opened", "hotline_tickets_opened_total", nil, 1},
+		{"transfer met", "hotline_ticket_deadlines_total", labels{"stage": "transfer", "unit": "none", "result": "met"}, 1},
+		{"late reply missed", "hotline_ticket_deadlines_total", labels{"stage": "feedback", "unit": "fangchan", "result": "missed"}, 1},
+		{"late reply not met", "hotline_ticket_deadlines_total", labels{"stage": "feedback", "unit": "fangchan", "result": "met"}, 0},
+		{"callback met", "hotline_ticket_deadlines_total", labels{"stage": "callback", "unit": "fangchan", "result": "met"}, 1},
+		{"reopened", "hotline_tickets_reopened_total", labels{"unit": "fangchan"}, 1},
+	})
 }
 
 // histogramCount is the sample count of a histogram without labels.
