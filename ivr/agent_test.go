@@ -83,9 +83,20 @@ func queueCaller(h *harness, id string) *telephonytest.Call {
 	return call
 }
 
-func TestAgentAnswersScreenPop(t *testing.T) {
-	h := newHarness(t, testConfig(), ivrtest.Calendar{}, nil)
-	p := newPhones()
+// answered is caller c1 queued for agent a1 once a1 has answered: the
+// caller's leg, the flow's end, the agent's leg and the screen-pop.
+type answered struct {
+	call     *telephonytest.Call
+	finished <-chan struct{}
+	agent    *telephonytest.Call
+	pop      ivr.Event
+	events   <-chan ivr.Event // the bus, for the events that follow the pop
+}
+
+// toAgent points the engine's dialling at p, logs agent a1 in, queues
+// caller c1 and returns once a1 answered and the screen-pop was published.
+func toAgent(t *testing.T, h *harness, p *phones) answered {
+	t.Helper()
 	h.engine.DialFunc = p.dial
 	if err := h.svc.Login(h.ctx, "a1"); err != nil {
 		t.Fatal(err)
@@ -93,9 +104,15 @@ func TestAgentAnswersScreenPop(t *testing.T) {
 	events := h.svc.Bus().Subscribe(h.ctx)
 	call := queueCaller(h, "c1")
 	finished := h.ring(call)
-
 	agent := p.nextAnswered(t)
-	pop := nextEvent(t, events, ivr.EventScreenPop)
+	return answered{call: call, finished: finished, agent: agent, pop: nextEvent(t, events, ivr.EventScreenPop), events: events}
+}
+
+func TestAgentAnswersScreenPop(t *testing.T) {
+	h := newHarness(t, testConfig(), ivrtest.Calendar{}, nil)
+	p := newPhones()
+	a := toAgent(t, h, p)
+	call, finished, agent, pop := a.call, a.finished, a.agent, a.pop
 	if pop.Agent != "a1" || pop.CallID != "c1" || pop.Ticket == nil || pop.Ticket.Caller != "13812345678" {
 		t.Fatalf("screen-pop %+v, want agent a1, call c1 and the caller's ticket", pop)
 	}
@@ -187,15 +204,8 @@ func TestTransferToUnit(t *testing.T) {
 			h := newHarness(t, testConfig(), ivrtest.Calendar{}, nil)
 			p := newPhones()
 			p.set(testUnits[0].Dial, tt.unitErr)
-			h.engine.DialFunc = p.dial
-			if err := h.svc.Login(h.ctx, "a1"); err != nil {
-				t.Fatal(err)
-			}
-			events := h.svc.Bus().Subscribe(h.ctx)
-			call := queueCaller(h, "c1")
-			finished := h.ring(call)
-			agent := p.nextAnswered(t)
-			pop := nextEvent(t, events, ivr.EventScreenPop)
+			a := toAgent(t, h, p)
+			call, finished, agent, pop := a.call, a.finished, a.agent, a.pop
 
 			res, err := h.svc.Transfer(h.ctx, pop.Ticket.ID, "u1", tt.stay)
 			if err != nil {
@@ -286,15 +296,8 @@ func TestAgentLeavesThenTransferFails(t *testing.T) {
 	release := make(chan struct{})
 	p.hold[testUnits[0].Dial] = release
 	p.set(testUnits[0].Dial, busy("dial"))
-	h.engine.DialFunc = p.dial
-	if err := h.svc.Login(h.ctx, "a1"); err != nil {
-		t.Fatal(err)
-	}
-	events := h.svc.Bus().Subscribe(h.ctx)
-	call := queueCaller(h, "c1")
-	finished := h.ring(call)
-	agent := p.nextAnswered(t)
-	pop := nextEvent(t, events, ivr.EventScreenPop)
+	a := toAgent(t, h, p)
+	call, finished, agent, pop := a.call, a.finished, a.agent, a.pop
 	<-p.dialling // the agent
 
 	result := make(chan ivr.TransferResult, 1)
@@ -310,7 +313,7 @@ func TestAgentLeavesThenTransferFails(t *testing.T) {
 	if res := <-result; res.Outcome != "busy" {
 		t.Errorf("outcome %q, want busy", res.Outcome)
 	}
-	again := nextEvent(t, events, ivr.EventScreenPop)
+	again := nextEvent(t, a.events, ivr.EventScreenPop)
 	if again.Agent != "a1" || again.Ticket.ID != pop.Ticket.ID {
 		t.Errorf("second screen-pop %+v, want a1 with the same ticket", again)
 	}
