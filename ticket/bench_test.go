@@ -24,93 +24,81 @@ func perSecond(b *testing.B) {
 // BenchmarkOpenTicket opens a ticket for a call: ticket, event, deadlines
 // and call row in one transaction.
 func BenchmarkOpenTicket(b *testing.B) {
-	for _, par := range []bool{false, true} {
-		name := "serial"
-		if par {
-			name = "8goroutines"
+	serialAnd8(b, func(b *testing.B) func() {
+		ctx := context.Background()
+		s, err := ticket.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+		if err != nil {
+			b.Fatal(err)
 		}
-		b.Run(name, func(b *testing.B) {
-			ctx := context.Background()
-			s, err := ticket.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
-			if err != nil {
-				b.Fatal(err)
+		b.Cleanup(func() { s.Close() })
+		var seq atomic.Int64
+		return func() {
+			id := seq.Add(1)
+			if _, err := s.OpenForCall(ctx, ticket.CallInfo{CallID: fmt.Sprint("b", id), Caller: fmt.Sprintf("138%08d", id%5000), Dialled: "96596"}); err != nil {
+				b.Error(err)
 			}
-			defer s.Close()
-			var seq atomic.Int64
-			open := func() {
-				id := seq.Add(1)
-				if _, err := s.OpenForCall(ctx, ticket.CallInfo{CallID: fmt.Sprint("b", id), Caller: fmt.Sprintf("138%08d", id%5000), Dialled: "96596"}); err != nil {
-					b.Error(err)
-				}
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			if par {
-				parallel8(b)
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						open()
-					}
-				})
-			} else {
-				for b.Loop() {
-					open()
-				}
-			}
-			perSecond(b)
-		})
-	}
+		}
+	})
 }
 
 // BenchmarkRawInsert is the floor to compare BenchmarkOpenTicket with: one
 // prepared INSERT of a ticket-like row per transaction, on the same file
 // settings.
 func BenchmarkRawInsert(b *testing.B) {
+	serialAnd8(b, func(b *testing.B) func() {
+		ctx := context.Background()
+		db, err := ticket.OpenRawForBench(ctx, filepath.Join(b.TempDir(), "raw.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { db.Close() })
+		stmt, err := db.PrepareContext(ctx, `INSERT INTO raw (number, caller, status, created_at) VALUES (?, ?, 'registered', ?)`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { stmt.Close() })
+		var seq atomic.Int64
+		return func() {
+			id := seq.Add(1)
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, fmt.Sprint("96596-20261130-", id),
+				fmt.Sprintf("138%08d", id%5000), time.Now().UTC().Format("2006-01-02 15:04:05.000")); err != nil {
+				b.Error(err)
+			}
+			if err := tx.Commit(); err != nil {
+				b.Error(err)
+			}
+		}
+	})
+}
+
+// serialAnd8 runs the operation that setup returns from one goroutine
+// ("serial") and from eight ("8goroutines"), reporting operations per
+// second, so that two benchmarks compare in one run.
+func serialAnd8(b *testing.B, setup func(b *testing.B) func()) {
 	for _, par := range []bool{false, true} {
 		name := "serial"
 		if par {
 			name = "8goroutines"
 		}
 		b.Run(name, func(b *testing.B) {
-			ctx := context.Background()
-			db, err := ticket.OpenRawForBench(ctx, filepath.Join(b.TempDir(), "raw.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			stmt, err := db.PrepareContext(ctx, `INSERT INTO raw (number, caller, status, created_at) VALUES (?, ?, 'registered', ?)`)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer stmt.Close()
-			var seq atomic.Int64
-			insert := func() {
-				id := seq.Add(1)
-				tx, err := db.BeginTx(ctx, nil)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, fmt.Sprint("96596-20261130-", id),
-					fmt.Sprintf("138%08d", id%5000), time.Now().UTC().Format("2006-01-02 15:04:05.000")); err != nil {
-					b.Error(err)
-				}
-				if err := tx.Commit(); err != nil {
-					b.Error(err)
-				}
-			}
+			op := setup(b)
 			b.ReportAllocs()
 			b.ResetTimer()
 			if par {
 				parallel8(b)
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
-						insert()
+						op()
 					}
 				})
 			} else {
 				for b.Loop() {
-					insert()
+					op()
 				}
 			}
 			perSecond(b)
