@@ -89,6 +89,7 @@ func serialAnd8(b *testing.B, setup func(b *testing.B) func()) {
 			op := setup(b)
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu0 := cpuTime()
 			if par {
 				parallel8(b)
 				b.RunParallel(func(pb *testing.PB) {
@@ -102,6 +103,9 @@ func serialAnd8(b *testing.B, setup func(b *testing.B) func()) {
 				}
 			}
 			perSecond(b)
+			// CPU time (user and system, all threads) per operation: what
+			// the rate would be on an idle machine, whatever else runs now.
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 		})
 	}
 }

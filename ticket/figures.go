@@ -4,10 +4,13 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"runtime"
 	"slices"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -95,48 +98,68 @@ func (s *Store) MonthFigures(ctx context.Context, month string) (MonthFigures, e
 	}
 	now := s.now()
 	f := MonthFigures{Month: month, AsOf: now, Returns: map[string]int{}}
-	tx, err := s.r.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	// A month is a million tickets and twice as many deadlines. Grouping
+	// them in SQLite means sorting them; counting them here as they come
+	// off a covering index is cheaper, the more so when each row crosses
+	// as little as it can: its texts (line, unit) and one number that
+	// packs the rest (see ticketCodeSQL and deadlineCodeSQL). The scans
+	// are cut in halves of the month, counted on as many connections as
+	// there are cores, all reading one snapshot.
+	workers := min(runtime.GOMAXPROCS(0), readConns)
+	readers, release, err := s.readSnapshot(ctx, workers)
 	if err != nil {
 		return f, fmt.Errorf("month figures: %w", err)
 	}
-	defer tx.Rollback()
+	defer release()
+	tx := readers[0].tx
 	lo, hi, n := ts(from), ts(to), ts(now)
-	// Grouping a million rows in SQLite means sorting them; counting them
-	// here, as they come off a covering index, is cheaper: one text key
-	// per row (the group) and one integer (what to count).
-	groups := map[string]*GroupCount{}
-	err = countRows(ctx, tx, `SELECT channel || '|' || kind || '|' || line || '|' || COALESCE(unit_id, ''),
-		(status = 'merged') + 2 * (reopened > 0) + 4 * (status = 'closed')
-		+ 8 * ((satisfaction = 'satisfied') + 2 * (satisfaction = 'basic') + 3 * (satisfaction = 'dissatisfied'))
-		FROM tickets WHERE created_at >= ? AND created_at < ?`, []any{lo, hi}, func(key string, flags int64, k int) {
+	mid := ts(from.Add(to.Sub(from) / 2))
+	const (
+		ticketsQ = `SELECT line, unit_id, ` + ticketCodeSQL + `
+			FROM tickets WHERE created_at >= ?1 AND created_at < ?2`
+		deadlinesQ = `SELECT unit_id, ` + deadlineCodeSQL + `
+			FROM deadlines WHERE due_at >= ?1 AND due_at < ?2 AND waived = 0`
+	)
+	tickets, deadlines := map[codeKey]int{}, map[codeKey]int{}
+	// The longest first, so that the halves even out over the workers.
+	jobs := []countJob{
+		{deadlinesQ, []any{lo, mid, n}, deadlines},
+		{deadlinesQ, []any{mid, hi, n}, deadlines},
+		{ticketsQ, []any{lo, mid}, tickets},
+		{ticketsQ, []any{mid, hi}, tickets},
+	}
+	if err := countParallel(ctx, readers, jobs); err != nil {
+		return f, fmt.Errorf("month figures: count: %w", err)
+	}
+	groups := map[GroupCount]*GroupCount{}
+	for k, count := range tickets {
+		c := decodeTicketCode(k.code)
+		key := GroupCount{Channel: c.channel, Kind: c.kind, Line: k.a, UnitID: k.b}
 		g := groups[key]
 		if g == nil {
-			parts := splitN(key, '|', 4)
-			g = &GroupCount{Channel: Channel(parts[0]), Kind: Kind(parts[1]), Line: parts[2], UnitID: parts[3]}
+			g = &key
 			groups[key] = g
 		}
-		if flags&1 != 0 {
-			g.Repeats += k
+		if c.merged {
+			g.Repeats += count
 		} else {
-			g.Tickets += k
+			g.Tickets += count
 		}
-		if flags&2 != 0 {
-			g.Reopened += k
+		if c.reopened {
+			g.Reopened += count
 		}
-		if flags&4 != 0 {
-			g.Closed += k
+		if c.closed {
+			g.Closed += count
 		}
-		switch flags >> 3 {
-		case 1:
-			g.Satisfied += k
-		case 2:
-			g.Basic += k
-		case 3:
-			g.Dissatisfied += k
+		switch c.satisfaction {
+		case Satisfied:
+			g.Satisfied += count
+		case Basic:
+			g.Basic += count
+		case Dissatisfied:
+			g.Dissatisfied += count
+			f.DissatisfiedCount += count
 		}
-	})
-	if err != nil {
-		return f, fmt.Errorf("month figures: count tickets: %w", err)
 	}
 	for _, g := range groups {
 		f.Groups = append(f.Groups, *g)
@@ -144,33 +167,30 @@ func (s *Store) MonthFigures(ctx context.Context, month string) (MonthFigures, e
 	slices.SortFunc(f.Groups, func(a, b GroupCount) int {
 		return cmp.Or(cmp.Compare(a.Channel, b.Channel), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Line, b.Line), cmp.Compare(a.UnitID, b.UnitID))
 	})
-	stages := map[string]*StageFigure{}
-	// class: 0 met on time, 1 met late, 2 open and overdue, 3 open, not due.
-	err = countRows(ctx, tx, `SELECT stage || '|' || COALESCE(unit_id, ''),
-		(done_at IS NULL) * (2 + (due_at >= ?)) + (done_at IS NOT NULL AND done_at > due_at)
-		FROM deadlines WHERE due_at >= ? AND due_at < ? AND waived = 0`, []any{n, lo, hi}, func(key string, class int64, k int) {
+	stages := map[StageFigure]*StageFigure{}
+	for k, count := range deadlines {
+		stage, class := decodeDeadlineCode(k.code)
+		key := StageFigure{Stage: stage, UnitID: k.a}
 		st := stages[key]
 		if st == nil {
-			parts := splitN(key, '|', 2)
-			st = &StageFigure{Stage: Stage(parts[0]), UnitID: parts[1]}
+			st = &key
 			stages[key] = st
 		}
-		st.Due += k
+		st.Due += count
 		switch class {
-		case 0:
-			st.OnTime += k
-			st.Done += k
-		case 1:
-			st.Late += k
-			st.Done += k
-		case 2:
-			st.Late += k
+		case deadlineMetOnTime:
+			st.OnTime += count
+			st.Done += count
+		case deadlineMetLate:
+			st.Late += count
+			st.Done += count
+			f.LateCount += count
+		case deadlineOverdue:
+			st.Late += count
+			f.LateCount += count
 		default:
-			st.Pending += k
+			st.Pending += count
 		}
-	})
-	if err != nil {
-		return f, fmt.Errorf("month figures: count deadlines: %w", err)
 	}
 	for _, st := range stages {
 		f.Stages = append(f.Stages, *st)
@@ -200,13 +220,6 @@ func (s *Store) MonthFigures(ctx context.Context, month string) (MonthFigures, e
 	// short, then merged.
 	const late = `waived = 0 AND due_at >= ?1 AND due_at < ?2
 		AND ((done_at IS NOT NULL AND done_at > due_at) OR (done_at IS NULL AND due_at < ?3))`
-	if err := tx.GetContext(ctx, &f.LateCount, `SELECT count(*) FROM deadlines WHERE `+late, lo, hi, n); err != nil {
-		return f, fmt.Errorf("month figures: count late deadlines: %w", err)
-	}
-	if err := tx.GetContext(ctx, &f.DissatisfiedCount, `SELECT count(*) FROM tickets
-		WHERE created_at >= ? AND created_at < ? AND satisfaction = 'dissatisfied'`, lo, hi); err != nil {
-		return f, fmt.Errorf("month figures: count dissatisfied: %w", err)
-	}
 	err = tx.SelectContext(ctx, &f.Late, `SELECT t.number, t.created_at, t.kind, t.line, COALESCE(t.unit_id, '') AS unit_id,
 		t.status, t.satisfaction,
 		COALESCE((SELECT group_concat(stage, ',') FROM (SELECT DISTINCT d.stage FROM deadlines d WHERE d.ticket_id = t.id AND d.waived = 0
@@ -222,59 +235,195 @@ func (s *Store) MonthFigures(ctx context.Context, month string) (MonthFigures, e
 	return f, nil
 }
 
-// countRows runs a query that yields a text key and an integer per row,
-// and calls add with each distinct pair and how often it came.
-func countRows(ctx context.Context, tx *sqlx.Tx, q string, args []any, add func(key string, v int64, n int)) error {
-	rows, err := tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	type entry struct {
-		v int64
-		n int
-	}
-	counts := map[string][]entry{}
-	var key sql.RawBytes
-	var v int64
-	for rows.Next() {
-		if err := rows.Scan(&key, &v); err != nil {
-			return err
-		}
-		es, ok := counts[string(key)] // no allocation for a known key
-		if !ok {
-			counts[string(key)] = []entry{{v, 1}}
-			continue
-		}
-		found := false
-		for i := range es {
-			if es[i].v == v {
-				es[i].n++
-				found = true
-				break
-			}
-		}
-		if !found {
-			counts[string(key)] = append(es, entry{v, 1})
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for k, es := range counts {
-		for _, e := range es {
-			add(k, e.v, e.n)
-		}
-	}
-	return nil
+// ticketCodeSQL packs channel, kind, repeat (merged), reopened, closed and
+// satisfaction of a ticket into one integer; decodeTicketCode unpacks it.
+const ticketCodeSQL = `(channel = 'qrcode')
+	+ 2 * CASE kind WHEN 'complaint' THEN 1 WHEN 'question' THEN 2 WHEN 'suggestion' THEN 3 ELSE 0 END
+	+ 8 * (status = 'merged') + 16 * (reopened > 0) + 32 * (status = 'closed')
+	+ 64 * CASE satisfaction WHEN 'satisfied' THEN 1 WHEN 'basic' THEN 2 WHEN 'dissatisfied' THEN 3 ELSE 0 END`
+
+type ticketCode struct {
+	channel                  Channel
+	kind                     Kind
+	merged, reopened, closed bool
+	satisfaction             Satisfaction
 }
 
-func splitN(s string, sep byte, n int) []string {
-	parts := strings.SplitN(s, string(sep), n)
-	for len(parts) < n {
-		parts = append(parts, "")
+func decodeTicketCode(c int64) ticketCode {
+	t := ticketCode{channel: ChannelHotline, merged: c&8 != 0, reopened: c&16 != 0, closed: c&32 != 0}
+	if c&1 != 0 {
+		t.channel = ChannelQRCode
 	}
-	return parts
+	t.kind = []Kind{"", KindComplaint, KindQuestion, KindSuggestion}[c>>1&3]
+	t.satisfaction = []Satisfaction{"", Satisfied, Basic, Dissatisfied}[c>>6&3]
+	return t
+}
+
+// deadlineCodeSQL packs the stage of a deadline and how it stands at ?3
+// (now) into one integer; decodeDeadlineCode unpacks it.
+const deadlineCodeSQL = `4 * CASE stage WHEN 'transfer' THEN 0 WHEN 'sheet' THEN 1 WHEN 'feedback' THEN 2 ELSE 3 END
+	+ CASE WHEN done_at IS NOT NULL THEN done_at > due_at WHEN due_at < ?3 THEN 2 ELSE 3 END`
+
+// How a deadline stands.
+const (
+	deadlineMetOnTime = iota
+	deadlineMetLate
+	deadlineOverdue // open and past due
+	deadlinePending // open, not due yet
+)
+
+func decodeDeadlineCode(c int64) (Stage, int) {
+	return []Stage{StageTransfer, StageSheet, StageFeedback, StageCallback}[c>>2&3], int(c & 3)
+}
+
+// readConns is the size of the read pool.
+const readConns = 4
+
+// snapshotReader is a read transaction on a connection of its own.
+type snapshotReader struct {
+	conn *sqlx.Conn
+	tx   *sqlx.Tx
+}
+
+// readSnapshot begins n read transactions that all see one snapshot of the
+// ledger: each takes its snapshot (its first read) while this process
+// holds the write lock, so that no commit falls between them. release
+// ends them.
+func (s *Store) readSnapshot(ctx context.Context, n int) (readers []snapshotReader, release func(), err error) {
+	release = func() {
+		for _, r := range readers {
+			r.tx.Rollback()
+			r.conn.Close()
+		}
+	}
+	lock, err := s.w.BeginTxx(ctx, nil) // BEGIN IMMEDIATE: the write lock
+	if err != nil {
+		return nil, release, fmt.Errorf("hold writes for a snapshot: %w", err)
+	}
+	defer lock.Rollback()
+	for range n {
+		conn, err := s.r.Connx(ctx)
+		if err != nil {
+			return readers, release, fmt.Errorf("snapshot: %w", err)
+		}
+		tx, err := conn.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			conn.Close()
+			return readers, release, fmt.Errorf("snapshot: %w", err)
+		}
+		readers = append(readers, snapshotReader{conn, tx})
+		var one int
+		if err := tx.GetContext(ctx, &one, `SELECT count(*) FROM sqlite_schema`); err != nil {
+			return readers, release, fmt.Errorf("snapshot: %w", err)
+		}
+	}
+	return readers, release, nil
+}
+
+// countJob is a counting query and the counts it adds to.
+type countJob struct {
+	q    string
+	args []any
+	into map[codeKey]int
+}
+
+// countParallel runs the jobs, each reader taking the next job when it is
+// done with one, and adds up their counts.
+func countParallel(ctx context.Context, readers []snapshotReader, jobs []countJob) error {
+	next := make(chan countJob, len(jobs))
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	type result struct {
+		into, counts map[codeKey]int
+	}
+	results := make(chan result, len(jobs))
+	errs := make([]error, len(readers))
+	var wg sync.WaitGroup
+	for i, r := range readers {
+		wg.Go(func() {
+			for j := range next {
+				counts, err := countCodes(ctx, r.conn, j.q, j.args...)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				results <- result{j.into, counts}
+			}
+		})
+	}
+	wg.Wait()
+	close(results)
+	for r := range results {
+		for k, n := range r.counts {
+			r.into[k] += n
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// codeKey is a row of a counting query: up to two texts and a code.
+type codeKey struct {
+	a, b string
+	code int64
+}
+
+// countCodes runs a query whose rows are one or two texts (NULL reads as
+// "") and an integer code, on conn inside its transaction, and counts how
+// often each distinct row came. It reads rows straight from the driver:
+// database/sql's scanning costs as much as SQLite's own work here.
+func countCodes(ctx context.Context, conn *sqlx.Conn, q string, args ...any) (map[codeKey]int, error) {
+	counts := map[codeKey]int{}
+	err := conn.Raw(func(dc any) error {
+		qc, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return fmt.Errorf("driver %T cannot query", dc)
+		}
+		named := make([]driver.NamedValue, len(args))
+		for i, a := range args {
+			named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
+		}
+		rows, err := qc.QueryContext(ctx, q, named)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		cols := len(rows.Columns())
+		row := make([]driver.Value, cols)
+		for {
+			if err := rows.Next(row); err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				return err
+			}
+			var k codeKey
+			k.code, ok = row[cols-1].(int64)
+			if !ok {
+				return fmt.Errorf("code %v (%T) is not an integer", row[cols-1], row[cols-1])
+			}
+			if cols > 1 {
+				k.a = driverText(row[0])
+			}
+			if cols > 2 {
+				k.b = driverText(row[1])
+			}
+			counts[k]++
+		}
+	})
+	return counts, err
+}
+
+// driverText is a text column as the driver hands it over.
+func driverText(v driver.Value) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	}
+	return ""
 }
 
 // Published is a frozen monthly report.

@@ -174,8 +174,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		_, err := c.Exec("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768", nil)
 		return err
 	}}), "sqlite3")
-	r.SetMaxOpenConns(4)
-	r.SetMaxIdleConns(4)
+	r.SetMaxOpenConns(readConns)
+	r.SetMaxIdleConns(readConns)
 	s.w, s.r = w, r
 	if err := s.prepare(ctx); err != nil {
 		s.w.Close()
