@@ -41,17 +41,16 @@ func (s *Store) startClocks(tx *txn, ticketID int64, unit string, stages ...Stag
 	}
 	if len(stages) == 2 { // the two clocks of every opening, in one statement
 		a, b := stages[0], stages[1]
-		_, err := tx.exec(tx.st.insDeadlines2,
-			ticketID, a, u, ts(tx.now), ts(s.deadlines.Rule(a).Due(s.cal, tx.now)),
-			ticketID, b, u, ts(tx.now), ts(s.deadlines.Rule(b).Due(s.cal, tx.now)))
-		if err != nil {
+		vals := tx.clockValues(nil, ticketID, a, u, s.deadlines.Rule(a).Due(s.cal, tx.now))
+		vals = tx.clockValues(vals, ticketID, b, u, s.deadlines.Rule(b).Due(s.cal, tx.now))
+		if _, err := tx.exec(tx.st.insDeadlines2, vals...); err != nil {
 			return fmt.Errorf("start clocks: %w", err)
 		}
 		return nil
 	}
 	for _, st := range stages {
 		due := s.deadlines.Rule(st).Due(s.cal, tx.now)
-		if _, err := tx.exec(tx.st.insDeadline, ticketID, st, u, ts(tx.now), ts(due)); err != nil {
+		if _, err := tx.exec(tx.st.insDeadline, tx.clockValues(nil, ticketID, st, u, due)...); err != nil {
 			return fmt.Errorf("start %s clock: %w", st, err)
 		}
 	}

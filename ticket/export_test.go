@@ -3,6 +3,7 @@ package ticket
 import (
 	"context"
 	"database/sql"
+	"fmt"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 )
@@ -115,4 +116,41 @@ func BulkLoadForBench(ctx context.Context, s *Store, n int) error {
 			SELECT id, created_at, 'return', unit_id, '不属本单位' FROM tickets WHERE unit_id IS NOT NULL AND id % 25 = 0`)
 		return err
 	})
+}
+
+// OpenBatchForTest opens calls as one group commit, as the opening loop
+// does with the requests waiting together, each request with its own
+// context. It tells whether the one-statement-per-table path took the
+// batch.
+func OpenBatchForTest(s *Store, ctxs []context.Context, calls []CallInfo) (refs []Ref, errs []error, together bool) {
+	batch := make([]openReq, len(calls))
+	for i, c := range calls {
+		batch[i] = openReq{ctx: ctxs[i], info: c, done: make(chan openRes, 1)}
+	}
+	if together = s.openTogether(batch); !together {
+		s.openBatch(batch)
+	}
+	for _, r := range batch {
+		res := <-r.done
+		refs, errs = append(refs, res.ref), append(errs, res.err)
+	}
+	return refs, errs, together
+}
+
+// RowsForTest reads a query's rows as text, for comparing two ledgers.
+func RowsForTest(ctx context.Context, s *Store, q string) ([]string, error) {
+	rows, err := s.r.QueryxContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		vals, err := rows.SliceScan()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fmt.Sprint(vals...))
+	}
+	return out, rows.Err()
 }

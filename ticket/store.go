@@ -61,6 +61,9 @@ type Store struct {
 	surveyOnReply bool
 
 	st *prepared
+	// batches holds the statements of group commits by size; only the
+	// opening loop uses it.
+	batches map[int]*batchStatements
 	// opens carries OpenForCall requests to the one goroutine that writes
 	// them, several to a transaction (group commit).
 	opens  chan openReq
@@ -87,14 +90,11 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.st.findCall, `SELECT t.id, t.number FROM calls c JOIN tickets t ON t.id = c.ticket_id WHERE c.call_id = ?`},
 		{&s.st.getNumber, `SELECT last FROM ticket_numbers WHERE day = ?`},
 		{&s.st.putNumber, `INSERT INTO ticket_numbers (day, last) VALUES (?1, ?2) ON CONFLICT (day) DO UPDATE SET last = max(last, ?2)`},
-		{&s.st.insTicket, `INSERT INTO tickets (number, channel, kind, status, caller, caller_name, contact, line, content, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&s.st.insEvent, `INSERT INTO ticket_events (ticket_id, at, kind, actor, from_status, to_status, unit_id, note)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&s.st.insDeadline, `INSERT INTO deadlines (ticket_id, stage, unit_id, started_at, due_at) VALUES (?, ?, ?, ?, ?)`},
-		{&s.st.insDeadlines2, `INSERT INTO deadlines (ticket_id, stage, unit_id, started_at, due_at) VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)`},
-		{&s.st.insCall, `INSERT INTO calls (call_id, ticket_id, direction, caller, caller_name, dialled, started_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`},
+		{&s.st.insTicket, ticketInsert.rows(1)},
+		{&s.st.insEvent, eventInsert.rows(1)},
+		{&s.st.insDeadline, clockInsert.rows(1)},
+		{&s.st.insDeadlines2, clockInsert.rows(2)},
+		{&s.st.insCall, callInsert.rows(1)},
 	} {
 		st, err := s.w.PreparexContext(ctx, p.q)
 		if err != nil {
@@ -190,6 +190,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	ck.SetMaxOpenConns(1)
 	s.ck = ck
+	s.batches = map[int]*batchStatements{}
 	s.opens, s.quit, s.checkpoint = make(chan openReq), make(chan struct{}), make(chan struct{}, 1)
 	s.closed.Add(2)
 	go s.openLoop()

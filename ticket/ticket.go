@@ -141,11 +141,7 @@ func UserActor(id int64) string { return fmt.Sprintf("user:%d", id) }
 
 // addEvent appends an event to the handling process.
 func (tx *txn) addEvent(e Event) error {
-	var unit any
-	if e.UnitID != "" {
-		unit = e.UnitID
-	}
-	_, err := tx.exec(tx.st.insEvent, e.TicketID, ts(tx.now), e.Kind, e.Actor, e.From, e.To, unit, e.Note)
+	_, err := tx.exec(tx.st.insEvent, tx.eventValues(nil, e)...)
 	if err != nil {
 		return fmt.Errorf("add event %s: %w", e.Kind, err)
 	}
@@ -267,9 +263,7 @@ func (s *Store) insertTicket(tx *txn, n NewTicket) (Ref, error) {
 	if err != nil {
 		return Ref{}, err
 	}
-	now := ts(tx.now)
-	res, err := tx.exec(tx.st.insTicket, number, n.Channel, n.Kind, StatusRegistered, NormalizeCaller(n.Caller), cleanText(n.CallerName, 100),
-		cleanText(n.Contact, 100), n.Line, cleanText(n.Content, 10000), now, now)
+	res, err := tx.exec(tx.st.insTicket, tx.ticketValues(nil, n, number)...)
 	if err != nil {
 		return Ref{}, fmt.Errorf("insert ticket: %w", err)
 	}
@@ -277,14 +271,10 @@ func (s *Store) insertTicket(tx *txn, n NewTicket) (Ref, error) {
 	if err != nil {
 		return Ref{}, fmt.Errorf("insert ticket: %w", err)
 	}
-	if err := tx.addEvent(Event{TicketID: id, Kind: EventOpened, Actor: n.Actor, To: StatusRegistered, Note: string(n.Channel)}); err != nil {
+	if err := tx.addEvent(openedEvent(id, n)); err != nil {
 		return Ref{}, err
 	}
-	stages := []Stage{StageTransfer, StageSheet}
-	if n.Kind == KindQuestion || n.Kind == KindSuggestion {
-		stages = stages[:1]
-	}
-	if err := s.startClocks(tx, id, "", stages...); err != nil {
+	if err := s.startClocks(tx, id, "", openingStages(n.Kind)...); err != nil {
 		return Ref{}, err
 	}
 	tx.notify(Observer.TicketOpened)
@@ -386,6 +376,9 @@ func (s *Store) openLoop() {
 // openBatch writes a batch in one transaction; each request in its own
 // savepoint, so that one bad request fails alone.
 func (s *Store) openBatch(batch []openReq) {
+	if s.openTogether(batch) {
+		return
+	}
 	results := make([]openRes, len(batch))
 	failed := make([]error, len(batch)) // requests left out of the next try
 	lookup := make([]bool, len(batch))  // calls found opened: read, do not insert
@@ -447,20 +440,11 @@ var errCallTaken = errors.New("call opened before")
 // openOne opens the ticket of one call inside a transaction. It inserts without looking first: the call id's unique index
 // says whether the call was opened before (errCallTaken), the rare case.
 func (s *Store) openOne(tx *txn, c CallInfo) (Ref, error) {
-	ref, err := s.insertTicket(tx, NewTicket{Channel: ChannelHotline, Caller: c.Caller, CallerName: c.CallerName, Actor: "ivr"})
+	ref, err := s.insertTicket(tx, c.ticket())
 	if err != nil {
 		return Ref{}, err
 	}
-	started := c.Started
-	if started.IsZero() {
-		started = tx.now
-	}
-	dir := c.Direction
-	if dir == "" {
-		dir = "inbound"
-	}
-	_, err = tx.exec(tx.st.insCall, c.CallID, ref.TicketID, dir, NormalizeCaller(c.Caller),
-		cleanText(c.CallerName, 100), cleanText(c.Dialled, 64), ts(started))
+	_, err = tx.exec(tx.st.insCall, tx.callValues(nil, c, ref.TicketID)...)
 	if err != nil {
 		var se sqlite3.Error
 		if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique {
