@@ -155,9 +155,12 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	// The writer never checkpoints itself: a checkpoint copies the WAL
 	// into the database and syncs, and would stall the opening of tickets.
-	// A goroutine on its own connection does it instead.
+	// A goroutine on its own connection does it instead. Under a long
+	// burst the checkpoints cannot catch up and the WAL grows; once they
+	// have, the writer starts it over and cuts it back to 64 MiB, so that
+	// a burst does not keep its disk space.
 	w := sqlx.NewDb(sql.OpenDB(connector{dsn: dsn(path, false), hook: func(c *sqlite3.SQLiteConn) error {
-		_, err := c.Exec("PRAGMA wal_autocheckpoint = 0", nil)
+		_, err := c.Exec("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864", nil)
 		return err
 	}}), "sqlite3")
 	w.SetMaxOpenConns(1)
