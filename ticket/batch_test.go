@@ -124,7 +124,6 @@ func TestOpenBatchWritesWhatOneByOneWrites(t *testing.T) {
 		`SELECT * FROM ticket_events ORDER BY id`,
 		`SELECT * FROM deadlines ORDER BY id`,
 		`SELECT * FROM calls ORDER BY id`,
-		`SELECT * FROM ticket_numbers`,
 	} {
 		a, err := ticket.RowsForTest(ctx, together, q)
 		if err != nil {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"hotline/ticket"
 )
@@ -162,5 +165,85 @@ func TestOpenAfterClose(t *testing.T) {
 	s.Close()
 	if _, err := s.OpenForCall(context.Background(), ticket.CallInfo{CallID: "late"}); !errors.Is(err, ticket.ErrClosed) {
 		t.Errorf("error = %v, want ErrClosed", err)
+	}
+}
+
+// TestNumbersNeverReused: a day's numbers count on from the highest given
+// that day, across restarts, new days, a clock set back past midnight and
+// more than 9,999 tickets a day; and tickets cannot be deleted, so no
+// number comes free.
+func TestNumbersNeverReused(t *testing.T) {
+	type open struct {
+		at   time.Time
+		want string
+	}
+	for _, tc := range []struct {
+		name  string
+		opens []open
+		// restart after this many openings (0: never)
+		restart int
+		// tickets of the day registered before, as numbers
+		earlier []string
+	}{
+		{name: "a day counts from 0001", opens: []open{
+			{local(2026, 11, 30, 10, 0), "96596-20261130-0001"},
+			{local(2026, 11, 30, 10, 1), "96596-20261130-0002"},
+		}},
+		{name: "a restart counts on", restart: 1, opens: []open{
+			{local(2026, 11, 30, 10, 0), "96596-20261130-0001"},
+			{local(2026, 11, 30, 10, 1), "96596-20261130-0002"},
+		}},
+		{name: "a new day starts again", opens: []open{
+			{local(2026, 11, 30, 23, 59), "96596-20261130-0001"},
+			{local(2026, 12, 1, 0, 0), "96596-20261201-0001"},
+		}},
+		{name: "a clock set back past midnight counts on the earlier day", opens: []open{
+			{local(2026, 11, 30, 23, 0), "96596-20261130-0001"},
+			{local(2026, 11, 30, 23, 1), "96596-20261130-0002"},
+			{local(2026, 12, 1, 0, 1), "96596-20261201-0001"},
+			{local(2026, 11, 30, 23, 59), "96596-20261130-0003"},
+			{local(2026, 12, 1, 0, 2), "96596-20261201-0002"},
+		}},
+		{name: "past 9999 the highest by value", restart: 0,
+			earlier: []string{"96596-20261130-9999", "96596-20261130-10000", "96596-20261201-0001"},
+			opens:   []open{{local(2026, 11, 30, 10, 0), "96596-20261130-10001"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			path := filepath.Join(t.TempDir(), "ledger.db")
+			clk := &clock{}
+			openStore := func() *ticket.Store {
+				s, err := ticket.Open(ctx, path, ticket.WithClock(clk.Now), ticket.WithCalendar(testCalendar(t)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			}
+			s := openStore()
+			for i, n := range tc.earlier {
+				if err := ticket.TamperForTest(ctx, s, fmt.Sprintf(`INSERT INTO tickets (number, channel, status, caller, created_at, updated_at)
+					VALUES ('%s', 'hotline', 'registered', 'unknown', '2026-11-30 0%d:00:00.000', '2026-11-30 00:00:00.000')`, n, i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i, o := range tc.opens {
+				if i > 0 && i == tc.restart {
+					s.Close()
+					s = openStore()
+				}
+				clk.Set(o.at)
+				ref, err := s.OpenForCall(ctx, ticket.CallInfo{CallID: fmt.Sprint("call-", i), Caller: "13800000000"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ref.Number != o.want {
+					t.Errorf("opening %d at %s: number %s, want %s", i, o.at.Format(time.DateTime), ref.Number, o.want)
+				}
+			}
+			if err := ticket.TamperForTest(ctx, s, `DELETE FROM tickets`); err == nil || !strings.Contains(err.Error(), "never deleted") {
+				t.Errorf("deleting tickets: %v, want refused", err)
+			}
+		})
 	}
 }

@@ -78,7 +78,7 @@ type Store struct {
 // prepared holds the statements of the hot path (opening a ticket for a
 // call), prepared once on the writer connection.
 type prepared struct {
-	findCall, getNumber, putNumber, insTicket, insEvent, insDeadline, insDeadlines2, insCall *sqlx.Stmt
+	findCall, newestNumber, dayNumber, insTicket, insEvent, insDeadline, insDeadlines2, insCall *sqlx.Stmt
 }
 
 func (s *Store) prepare(ctx context.Context) error {
@@ -88,8 +88,10 @@ func (s *Store) prepare(ctx context.Context) error {
 		q   string
 	}{
 		{&s.st.findCall, `SELECT t.id, t.number FROM calls c JOIN tickets t ON t.id = c.ticket_id WHERE c.call_id = ?`},
-		{&s.st.getNumber, `SELECT last FROM ticket_numbers WHERE day = ?`},
-		{&s.st.putNumber, `INSERT INTO ticket_numbers (day, last) VALUES (?1, ?2) ON CONFLICT (day) DO UPDATE SET last = max(last, ?2)`},
+		{&s.st.newestNumber, `SELECT number FROM tickets ORDER BY id DESC LIMIT 1`},
+		// A day's numbers sort together ("." follows "-"); the highest by
+		// value, as a five-digit number sorts before "9999" as text.
+		{&s.st.dayNumber, `SELECT max(CAST(substr(number, ?3) AS INTEGER)) FROM tickets WHERE number >= ?1 AND number < ?2`},
 		{&s.st.insTicket, ticketInsert.rows(1)},
 		{&s.st.insEvent, eventInsert.rows(1)},
 		{&s.st.insDeadline, clockInsert.rows(1)},
@@ -326,11 +328,9 @@ type txn struct {
 	now time.Time
 	st  *prepared
 
-	// The day's ticket number counter, read once and written back before
-	// commit.
-	numDay   string
-	numLast  int64
-	numDirty bool
+	// The day's last ticket number, read once.
+	numDay  string
+	numLast int64
 
 	// What to tell the observer once committed.
 	observer Observer
@@ -356,10 +356,6 @@ func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
 	}
 	t := &txn{Tx: tx, ctx: ctx, now: s.now(), st: s.st, observer: s.observer}
 	if err := fn(t); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := t.flushNumbers(); err != nil {
 		tx.Rollback()
 		return err
 	}

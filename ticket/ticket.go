@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -191,39 +192,39 @@ func cleanText(s string, max int) string {
 }
 
 // nextNumber draws the next public number of the day of t (in the
-// calendar's zone): 96596-YYYYMMDD-NNNN.
-//
-// The day's counter is read once per transaction and written back at its
-// end (see txn.flushNumbers), not once per ticket: a group commit of many
-// openings touches it twice.
+// calendar's zone): 96596-YYYYMMDD-NNNN. The day's last number is read
+// once per transaction (a group commit of many openings reads it once).
 func (s *Store) nextNumber(tx *txn) (string, error) {
 	day := tx.now.In(s.cal.Location()).Format("20060102")
 	if tx.numDay != day {
-		if err := tx.flushNumbers(); err != nil {
-			return "", err
-		}
-		var last int64
-		err := tx.queryRow(tx.st.getNumber, day).Scan(&last)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		last, err := tx.lastNumber(day)
+		if err != nil {
 			return "", fmt.Errorf("draw ticket number: %w", err)
 		}
 		tx.numDay, tx.numLast = day, last
 	}
 	tx.numLast++
-	tx.numDirty = true
 	return fmt.Sprintf("96596-%s-%04d", day, tx.numLast), nil
 }
 
-// flushNumbers writes the day's counter back.
-func (tx *txn) flushNumbers() error {
-	if !tx.numDirty {
-		return nil
+// lastNumber is the highest number given on day. Usually that is the
+// newest ticket's, one step to the end of the table; on a new day, or
+// with the clock set back past midnight, it is looked up among the day's
+// numbers.
+func (tx *txn) lastNumber(day string) (int64, error) {
+	prefix := "96596-" + day + "-"
+	var newest string
+	if err := tx.queryRow(tx.st.newestNumber).Scan(&newest); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
 	}
-	if _, err := tx.exec(tx.st.putNumber, tx.numDay, tx.numLast); err != nil {
-		return fmt.Errorf("store ticket number counter: %w", err)
+	if n, ok := strings.CutPrefix(newest, prefix); ok {
+		if last, err := strconv.ParseInt(n, 10, 64); err == nil {
+			return last, nil
+		}
 	}
-	tx.numDirty = false
-	return nil
+	var last sql.NullInt64
+	err := tx.queryRow(tx.st.dayNumber, prefix, "96596-"+day+".", len(prefix)+1).Scan(&last)
+	return last.Int64, err
 }
 
 // NewTicket is a contact to register that did not come in as a call (a QR
