@@ -399,7 +399,9 @@ func (f *flow) finish(ctx context.Context, flowErr error) {
 	if flowErr != nil && !errors.Is(flowErr, telephony.ErrHungUp) && !errors.Is(flowErr, context.Canceled) {
 		f.log.Error("call flow", "err", flowErr)
 	}
-	if errors.Is(flowErr, telephony.ErrHungUp) {
+	// The caller hung up: the flow may see that as the hang-up itself or
+	// as its context ending with the call, whichever comes first.
+	if errors.Is(flowErr, telephony.ErrHungUp) || (flowErr != nil && f.call.End().By == "remote") {
 		f.mu.Lock()
 		stage := f.stage
 		f.mu.Unlock()
