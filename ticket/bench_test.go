@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,6 +36,52 @@ func BenchmarkOpenTicket(b *testing.B) {
 		return func() {
 			id := seq.Add(1)
 			if _, err := s.OpenForCall(ctx, ticket.CallInfo{CallID: fmt.Sprint("b", id), Caller: fmt.Sprintf("138%08d", id%5000), Dialled: "96596"}); err != nil {
+				b.Error(err)
+			}
+		}
+	})
+}
+
+// BenchmarkSetLine records the line a caller chose (with the 并单 check)
+// on calls opened before, outside the timer: the write of every caller
+// who presses a key. From 8 goroutines the writes share transactions.
+func BenchmarkSetLine(b *testing.B) {
+	serialAnd8(b, func(b *testing.B) func() {
+		ctx := context.Background()
+		s, err := ticket.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		// openCalls opens calls [from, to) from 8 goroutines.
+		openCalls := func(from, to int) {
+			var opened sync.WaitGroup
+			for w := range 8 {
+				opened.Go(func() {
+					for i := from + w; i < to; i += 8 {
+						if _, err := s.OpenForCall(ctx, ticket.CallInfo{CallID: fmt.Sprint("b", i), Caller: fmt.Sprintf("138%08d", i)}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			opened.Wait()
+		}
+		// b.N is known ahead for the 8 goroutines; b.Loop (serial) is
+		// given calls in chunks, the timer stopped meanwhile.
+		opened := b.N
+		openCalls(0, opened)
+		var seq atomic.Int64
+		return func() {
+			id := int(seq.Add(1) - 1)
+			if id >= opened {
+				b.StopTimer()
+				openCalls(opened, opened+2000)
+				opened += 2000
+				b.StartTimer()
+			}
+			if _, err := s.SetLine(ctx, fmt.Sprint("b", id), "passenger"); err != nil {
 				b.Error(err)
 			}
 		}

@@ -196,6 +196,7 @@ func (s *Store) ClaimDueCallbacks(ctx context.Context, r ClaimDue) ([]CallbackVi
 	}
 	var out []CallbackView
 	err := s.write(ctx, func(tx *txn) error {
+		out = nil // a write may run again
 		var ids []struct {
 			ID       int64 `db:"id"`
 			Attempts int   `db:"attempts"`

@@ -154,3 +154,33 @@ func RowsForTest(ctx context.Context, s *Store, q string) ([]string, error) {
 	}
 	return out, rows.Err()
 }
+
+// TestTx is a write's transaction, for WriteBatchForTest.
+type TestTx struct {
+	s  *Store
+	tx *txn
+}
+
+// Exec runs SQL in the write's transaction.
+func (t TestTx) Exec(q string, args ...any) error {
+	_, err := t.tx.ExecContext(t.tx.ctx, q, args...)
+	return err
+}
+
+// Number draws the next ticket number.
+func (t TestTx) Number() (string, error) { return t.s.nextNumber(t.tx) }
+
+// WriteBatchForTest runs writes as one group commit, as the write loop
+// does with the writes waiting together, and returns what each returned.
+func WriteBatchForTest(ctx context.Context, s *Store, writes ...func(TestTx) error) []error {
+	batch := make([]writeReq, len(writes))
+	for i, w := range writes {
+		batch[i] = writeReq{ctx: ctx, fn: func(tx *txn) error { return w(TestTx{s, tx}) }, done: make(chan error, 1)}
+	}
+	s.commitMany(batch)
+	errs := make([]error, len(batch))
+	for i, r := range batch {
+		errs[i] = <-r.done
+	}
+	return errs
+}

@@ -69,6 +69,12 @@ type Store struct {
 	opens  chan openReq
 	quit   chan struct{}
 	closed sync.WaitGroup
+	// pending carries writes to the one goroutine that runs them, several
+	// to a transaction; it stops after the opening loop (whose batches are
+	// writes too).
+	pending    chan writeReq
+	writerStop chan struct{}
+	writerDone sync.WaitGroup
 
 	ck         *sql.DB // the checkpointing connection
 	checkpoint chan struct{}
@@ -78,7 +84,7 @@ type Store struct {
 // prepared holds the statements of the hot path (opening a ticket for a
 // call), prepared once on the writer connection.
 type prepared struct {
-	findCall, newestNumber, dayNumber, insTicket, insEvent, insDeadline, insDeadlines2, insCall *sqlx.Stmt
+	savepoint, rollbackTo, release, findCall, newestNumber, dayNumber, insTicket, insEvent, insDeadline, insDeadlines2, insCall *sqlx.Stmt
 }
 
 func (s *Store) prepare(ctx context.Context) error {
@@ -88,6 +94,9 @@ func (s *Store) prepare(ctx context.Context) error {
 		q   string
 	}{
 		{&s.st.findCall, `SELECT t.id, t.number FROM calls c JOIN tickets t ON t.id = c.ticket_id WHERE c.call_id = ?`},
+		{&s.st.savepoint, `SAVEPOINT write`},
+		{&s.st.rollbackTo, `ROLLBACK TO write`},
+		{&s.st.release, `RELEASE write`},
 		{&s.st.newestNumber, `SELECT number FROM tickets ORDER BY id DESC LIMIT 1`},
 		// A day's numbers sort together ("." follows "-"); the highest by
 		// value, as a five-digit number sorts before "9999" as text.
@@ -197,6 +206,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.ck = ck
 	s.batches = map[int]*batchStatements{}
 	s.opens, s.quit, s.checkpoint = make(chan openReq), make(chan struct{}), make(chan struct{}, 1)
+	s.pending, s.writerStop = make(chan writeReq), make(chan struct{})
+	s.writerDone.Add(1)
+	go s.writeLoop()
 	s.closed.Add(2)
 	go s.openLoop()
 	go s.checkpointLoop()
@@ -247,6 +259,9 @@ func dsn(path string, readOnly bool) string {
 	q.Set("_foreign_keys", "on")
 	q.Set("_busy_timeout", "5000")
 	q.Set("_synchronous", "NORMAL")
+	// Statements written as text (most of the ledger's) are prepared once
+	// per connection, not on every use.
+	q.Set("_stmt_cache_size", "256")
 	if readOnly {
 		q.Set("_query_only", "true")
 	} else {
@@ -299,6 +314,8 @@ func (s *Store) Close() error {
 	}
 	close(s.quit)
 	s.closed.Wait()
+	close(s.writerStop)
+	s.writerDone.Wait()
 	// A last checkpoint, so that the WAL does not outlive the service.
 	_, ckErr := s.ck.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
 	if ckErr != nil {
@@ -328,13 +345,18 @@ type txn struct {
 	now time.Time
 	st  *prepared
 
-	// The day's last ticket number, read once.
-	numDay  string
-	numLast int64
+	// The day's last ticket number, read once per transaction.
+	numbers *txNumbers
 
 	// What to tell the observer once committed.
 	observer Observer
 	afters   []func(Observer)
+}
+
+// txNumbers is the day's last ticket number as a transaction drew them.
+type txNumbers struct {
+	day  string
+	last int64
 }
 
 // exec runs a prepared statement in the transaction.
@@ -347,21 +369,155 @@ func (tx *txn) queryRow(p *sqlx.Stmt, args ...any) *sqlx.Row {
 	return tx.Stmtx(p).QueryRowxContext(tx.ctx, args...)
 }
 
-// write runs fn in one write transaction, committed when fn returns nil.
+// write runs fn in a write transaction, committed when fn returns nil,
+// and returns once it is.
+//
+// Writes that wait together share one transaction (group commit), each in
+// a savepoint of its own: one that fails is undone alone, and the others
+// are committed. A burst of calls (hang-ups, lines chosen) is written at
+// the pace of transactions, not of single writes. Should the shared
+// transaction be lost, fn runs again in one of its own: it must set, not
+// accumulate, what it hands out.
 func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
+	req := writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.pending <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.writerStop:
+		return ErrClosed
+	}
+	// The loop always answers a request it took.
+	return <-req.done
+}
+
+type writeReq struct {
+	ctx  context.Context
+	fn   func(tx *txn) error
+	done chan error
+}
+
+// maxWrites bounds a group commit of writes.
+const maxWrites = 64
+
+// writeLoop runs the writes, taking every request that is waiting into the
+// same transaction.
+func (s *Store) writeLoop() {
+	defer s.writerDone.Done()
+	batch := make([]writeReq, 0, maxWrites)
+	for {
+		select {
+		case <-s.writerStop:
+			return
+		case r := <-s.pending:
+			batch = gather(append(batch[:0], r), s.pending)
+		}
+		if len(batch) == 1 {
+			batch[0].done <- s.commitOne(batch[0])
+			continue
+		}
+		s.commitMany(batch)
+	}
+}
+
+// commitOne runs one write in a transaction of its own.
+func (s *Store) commitOne(r writeReq) error {
+	if err := r.ctx.Err(); err != nil {
+		return err
+	}
 	began := time.Now()
-	tx, err := s.w.BeginTxx(ctx, nil)
+	tx, err := s.w.BeginTxx(r.ctx, nil)
 	if err != nil {
 		return err
 	}
-	t := &txn{Tx: tx, ctx: ctx, now: s.now(), st: s.st, observer: s.observer}
-	if err := fn(t); err != nil {
+	t := s.newTxn(tx, r.ctx, s.now(), &txNumbers{})
+	if err := r.fn(t); err != nil {
 		tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	s.committed(began, t)
+	return nil
+}
+
+// commitMany runs the writes of a batch in one transaction, each in a
+// savepoint. When the transaction itself is lost (SQLite rolls back the
+// whole of it on some errors, an interrupted statement among them), the
+// writes that had not failed are run again one by one.
+func (s *Store) commitMany(batch []writeReq) {
+	began := time.Now()
+	errs := make([]error, len(batch))
+	done := make([]*txn, len(batch))
+	tx, err := s.w.BeginTxx(context.Background(), nil)
+	if err != nil {
+		for _, r := range batch {
+			r.done <- err
+		}
+		return
+	}
+	now, numbers := s.now(), &txNumbers{}
+	lost := false
+	for i, r := range batch {
+		if errs[i] = r.ctx.Err(); errs[i] != nil {
+			continue
+		}
+		if _, err := tx.Stmtx(s.st.savepoint).Exec(); err != nil {
+			lost = true
+			break
+		}
+		before := *numbers
+		t := s.newTxn(tx, r.ctx, now, numbers)
+		if errs[i] = r.fn(t); errs[i] == nil {
+			done[i] = t
+		} else {
+			*numbers = before
+			if _, err := tx.Stmtx(s.st.rollbackTo).Exec(); err != nil {
+				lost = true
+				break
+			}
+		}
+		if _, err := tx.Stmtx(s.st.release).Exec(); err != nil {
+			lost = true
+			break
+		}
+	}
+	if !lost {
+		if err := tx.Commit(); err != nil {
+			for i, r := range batch {
+				if errs[i] == nil {
+					errs[i] = err
+				}
+				r.done <- errs[i]
+			}
+			return
+		}
+		for i, r := range batch {
+			if done[i] != nil {
+				s.committed(began, done[i])
+			}
+			r.done <- errs[i]
+		}
+		return
+	}
+	tx.Rollback()
+	for i, r := range batch {
+		if done[i] != nil || errs[i] == nil {
+			errs[i] = s.commitOne(r)
+		}
+		r.done <- errs[i]
+	}
+}
+
+// newTxn is one write's view of a transaction.
+func (s *Store) newTxn(tx *sqlx.Tx, ctx context.Context, now time.Time, numbers *txNumbers) *txn {
+	return &txn{Tx: tx, ctx: ctx, now: now, st: s.st, numbers: numbers, observer: s.observer}
+}
+
+// committed tells the observer what a write committed, and asks for a
+// checkpoint now and then.
+func (s *Store) committed(began time.Time, t *txn) {
 	if s.observer != nil {
 		s.observer.WriteDone(time.Since(began))
 		for _, f := range t.afters {
@@ -374,7 +530,6 @@ func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
 		default: // one is pending already
 		}
 	}
-	return nil
 }
 
 // Backup writes a consistent copy of the live ledger to dst (which must not

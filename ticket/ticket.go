@@ -196,15 +196,16 @@ func cleanText(s string, max int) string {
 // once per transaction (a group commit of many openings reads it once).
 func (s *Store) nextNumber(tx *txn) (string, error) {
 	day := tx.now.In(s.cal.Location()).Format("20060102")
-	if tx.numDay != day {
+	n := tx.numbers
+	if n.day != day {
 		last, err := tx.lastNumber(day)
 		if err != nil {
 			return "", fmt.Errorf("draw ticket number: %w", err)
 		}
-		tx.numDay, tx.numLast = day, last
+		n.day, n.last = day, last
 	}
-	tx.numLast++
-	return fmt.Sprintf("96596-%s-%04d", day, tx.numLast), nil
+	n.last++
+	return fmt.Sprintf("96596-%s-%04d", day, n.last), nil
 }
 
 // lastNumber is the highest number given on day. Usually that is the
@@ -356,26 +357,30 @@ func (s *Store) openLoop() {
 		case <-s.quit:
 			return
 		case r := <-s.opens:
-			batch = append(batch[:0], r)
-		}
-		// Let the callers woken by the last batch queue up again, so that
-		// they join this one.
-		runtime.Gosched()
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case r := <-s.opens:
-				batch = append(batch, r)
-			default:
-				break more
-			}
+			batch = gather(append(batch[:0], r), s.opens)
 		}
 		s.openBatch(batch)
 	}
 }
 
-// openBatch writes a batch in one transaction; each request in its own
-// savepoint, so that one bad request fails alone.
+// gather adds to batch, up to its capacity, the requests waiting on ch.
+func gather[T any](batch []T, ch <-chan T) []T {
+	// Let the callers woken by the last batch queue up again, so that
+	// they join this one.
+	runtime.Gosched()
+	for len(batch) < cap(batch) {
+		select {
+		case r := <-ch:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// openBatch writes a batch in one transaction. One request that fails
+// spoils the transaction of all; it is left out and the rest tried again.
 func (s *Store) openBatch(batch []openReq) {
 	if s.openTogether(batch) {
 		return
