@@ -10,6 +10,7 @@
 package console
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"hotline/console/auth"
@@ -107,6 +109,7 @@ type Console struct {
 	hub        *popHub
 	pages      map[string]*template.Template
 	mux        *http.ServeMux
+	units      unitNames
 }
 
 // New returns the console.
@@ -203,6 +206,46 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request) {
 }
 
 // lineName is the name of a business line id.
+// unitName names a unit by its id, as the ledger's directory does; an
+// unknown id is shown as it is.
+func (c *Console) unitName(id string) string {
+	if id == "" {
+		return ""
+	}
+	if n, ok := c.units.get(c.ledger, c.now())[id]; ok && n != "" {
+		return n
+	}
+	return id
+}
+
+// unitNames is the units' names, read from the ledger at most once a
+// minute: pages name units on every row, and the directory changes only
+// when the service starts.
+type unitNames struct {
+	mu     sync.Mutex
+	names  map[string]string
+	loaded time.Time
+}
+
+func (u *unitNames) get(l Ledger, now time.Time) map[string]string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.names != nil && now.Sub(u.loaded) < time.Minute {
+		return u.names
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	units, err := l.Units(ctx)
+	if err != nil {
+		return u.names // the last known names (nil: ids are shown)
+	}
+	u.names, u.loaded = make(map[string]string, len(units)), now
+	for _, x := range units {
+		u.names[x.ID] = x.Name
+	}
+	return u.names
+}
+
 func (c *Console) lineName(id string) string {
 	if n, ok := c.cfg.LineNames[id]; ok {
 		return n

@@ -55,6 +55,7 @@ func (c *Console) parseTemplates() (map[string]*template.Template, error) {
 		"satisfaction": satisfactionLabel,
 		"channel":      channelLabel,
 		"line":         c.lineName,
+		"unit":         c.unitName,
 		"masked": func(s string) string {
 			if c.cfg.MaskCaller {
 				return telephony.Mask(s)

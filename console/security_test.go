@@ -302,3 +302,36 @@ func TestSecondReplyRefused(t *testing.T) {
 		t.Fatalf("got replies %+v, want the first one only", got.Replies)
 	}
 }
+
+// TestUnitsAndLinesNamed: pages name units and business lines as people
+// know them, not by the ids the ledger stores.
+func TestUnitsAndLinesNamed(t *testing.T) {
+	h := newHarness(t, console.Config{LineNames: map[string]string{"passenger": "客运"}})
+	tk := h.ledger.Open("13812345678", "passenger")
+	id := int64(tk.ID)
+	if err := h.ledger.TransferTo(id, "keyun"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		user, path string
+		want       []string
+	}{
+		{"s1", fmt.Sprintf("/tickets/%d", id), []string{`<dd id="ticket-unit">客运营销部</dd>`, "客运"}},
+		{"s1", "/supervisor", []string{"<td>客运营销部</td>", "<td>客运</td>"}},
+		{"u1", "/unit", []string{"责任单位工作台 · 客运营销部"}},
+	} {
+		t.Run(tc.user+" "+tc.path, func(t *testing.T) {
+			c := h.client(t)
+			c.login(tc.user)
+			resp, body := c.get(tc.path)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+		})
+	}
+}

@@ -135,7 +135,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	// The console serves its pages and, behind its sessions and role
 	// checks, the hotline API (/api/...).
-	con, err := console.New(console.Config{SecureCookies: *tlsProxy, MaskCaller: true, GrafanaURL: *grafana}, console.Deps{
+	lineNames := map[string]string{}
+	for _, l := range cfg.Lines {
+		lineNames[l.ID] = l.Name
+	}
+	con, err := console.New(console.Config{SecureCookies: *tlsProxy, MaskCaller: true, GrafanaURL: *grafana, LineNames: lineNames}, console.Deps{
 		Ledger: ticketledger.New(store, ticketledger.Reports{
 			Directory: report.Directory{Lines: cfg.Lines, Units: cfg.Units},
 			Rules:     cfg.Report,

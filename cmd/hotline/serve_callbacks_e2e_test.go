@@ -46,6 +46,9 @@ func TestServeCallbacksAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := seed.SetLine(ctx, "seed-1", "passenger"); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []ticket.Change{
 		{Action: ticket.ActTransfer, Actor: "test", Unit: "passenger"},
 		{Action: ticket.ActReply, Actor: "test", Result: "已处理", NoPaymentAttested: true},
@@ -106,6 +109,14 @@ func TestServeCallbacksAPI(t *testing.T) {
 		t.Fatal("no CSRF token after login")
 	}
 	csrf := m[1]
+
+	// The ticket's page names its business line and unit as configured.
+	_, page = do("GET", fmt.Sprintf("/tickets/%d", ref.TicketID), "", nil)
+	for _, want := range []string{"<dd>客运</dd>", `<dd id="ticket-unit">` + config.Default().Units[0].Name + "</dd>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the ticket's page lacks %q", want)
+		}
+	}
 
 	code, body := do("GET", fmt.Sprintf("/api/callbacks?ticket=%d", ref.TicketID), "", nil)
 	if code != http.StatusOK {

@@ -49,6 +49,13 @@
   var printBtn = document.getElementById('print');
   if (printBtn) printBtn.addEventListener('click', function () { window.print(); });
 
+  // unitLabel names a unit by its id, as the transfer picker lists it.
+  function unitLabel(id) {
+    var picker = document.getElementById('transfer-unit');
+    var opt = picker && Array.prototype.find.call(picker.options, function (o) { return o.value === id; });
+    return opt ? opt.textContent : id;
+  }
+
   // Transfer: the panel is loaded after a pop, so listen on the document.
   document.addEventListener('click', function (ev) {
     if (!ev.target || ev.target.id !== 'transfer') return;
@@ -58,7 +65,7 @@
     if (!unit) { out.textContent = '请选择单位'; return; }
     out.textContent = '正在转接…';
     post('/api/tickets/' + box.dataset.ticket + '/transfer', { unit: unit })
-      .then(function (res) { out.textContent = res && res.outcome === 'connected' ? '已接通单位：' + unit : '转接结果：' + ((res && res.outcome) || unit); out.dataset.state = res && res.outcome === 'connected' ? 'connected' : 'failed'; })
+      .then(function (res) { out.textContent = res && res.outcome === 'connected' ? '已接通单位：' + unitLabel(unit) : '转接结果：' + ((res && res.outcome) || unitLabel(unit)); out.dataset.state = res && res.outcome === 'connected' ? 'connected' : 'failed'; })
       .catch(function (err) { out.textContent = '转接失败：' + err.message; out.dataset.state = 'failed'; });
   });
 
@@ -143,7 +150,7 @@
     var out = document.getElementById('transfer-result');
     switch (type) {
       case 'screen-pop': showPop(p); break;
-      case 'transferred': if (out) { out.textContent = '已接通单位：' + p.unit; out.dataset.state = 'connected'; } break;
+      case 'transferred': if (out) { out.textContent = '已接通单位：' + unitLabel(p.unit); out.dataset.state = 'connected'; } break;
       case 'transfer-failed': if (out) { out.textContent = '转接未成功：' + p.outcome; out.dataset.state = 'failed'; } break;
       case 'call-ended':
         if (pop.dataset.call === p.call_id) { pop.classList.add('ended'); document.getElementById('pop-status').textContent = '通话已结束'; }
