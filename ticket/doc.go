@@ -28,8 +28,10 @@
 //	PutUser, SetLoggedIn, Users       agents (and unit staff, supervisors); login state survives restarts
 //
 // A caller ID that is empty, anonymous or malformed is stored as
-// UnknownCaller, never refused. Openings from concurrent calls share a
-// transaction (group commit); each returns once its ticket is durable.
+// UnknownCaller, never refused. Writes from concurrent callers share a
+// transaction (group commit), each in a savepoint of its own so that one
+// that fails is undone alone; each returns once it is durable. Openings
+// of a batch go in with one statement per table.
 //
 // # The workflow
 //
