@@ -142,7 +142,7 @@ func (s *Store) openTogether(batch []openReq) bool {
 		return false
 	}
 	refs := make([]Ref, len(batch))
-	err = s.write(context.Background(), func(tx *txn) error { return s.openMany(tx, st, batch, refs) })
+	err = s.writeOpenings(func(tx *txn) error { return s.openMany(tx, st, batch, refs) })
 	if err != nil {
 		return false
 	}

@@ -391,6 +391,14 @@ func (s *Store) write(ctx context.Context, fn func(tx *txn) error) error {
 	return <-req.done
 }
 
+// writeOpenings runs a batch of call openings in a transaction of its
+// own, from the opening loop: openings are group-committed by that loop
+// already, and going through the write loop too would cost a caller
+// waiting alone another hand-over between goroutines.
+func (s *Store) writeOpenings(fn func(tx *txn) error) error {
+	return s.commitOne(writeReq{ctx: context.Background(), fn: fn})
+}
+
 type writeReq struct {
 	ctx  context.Context
 	fn   func(tx *txn) error

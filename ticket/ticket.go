@@ -393,7 +393,7 @@ func (s *Store) openBatch(batch []openReq) {
 	// (or, for a call opened before, looked up) and the rest tried again.
 	for range len(batch) + 1 {
 		bad, badErr := -1, error(nil)
-		err = s.write(context.Background(), func(tx *txn) error {
+		err = s.writeOpenings(func(tx *txn) error {
 			for i, r := range batch {
 				results[i] = openRes{}
 				if failed[i] == nil {
