@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"syscall"
@@ -39,7 +40,13 @@ func BenchmarkConcurrentCalls(b *testing.B) {
 }
 
 func benchCalls(b *testing.B, n int, every time.Duration) {
-	srv, err := aritest.Start(aritest.Options{PlaybackLength: time.Hour})
+	// pprof labels split a CPU profile between the two sides:
+	// go tool pprof -tagfocus side=backend (or fake, callers)
+	var srv *aritest.Server
+	var err error
+	pprof.Do(context.Background(), pprof.Labels("side", "fake"), func(context.Context) {
+		srv, err = aritest.Start(aritest.Options{PlaybackLength: time.Hour})
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -67,7 +74,7 @@ func benchCalls(b *testing.B, n int, every time.Duration) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- eng.Serve(ctx, h) }()
+	go pprof.Do(ctx, pprof.Labels("side", "backend"), func(ctx context.Context) { served <- eng.Serve(ctx, h) })
 	defer func() { cancel(); <-served }()
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer wcancel()
@@ -99,7 +106,7 @@ func benchCalls(b *testing.B, n int, every time.Duration) {
 	var wg sync.WaitGroup
 	for i, p := range phones {
 		wg.Add(1)
-		go func() {
+		go pprof.Do(context.Background(), pprof.Labels("side", "callers"), func(context.Context) {
 			defer wg.Done()
 			if every > 0 { // spread the calls over the period
 				time.Sleep(every * time.Duration(i) / time.Duration(n))
@@ -117,7 +124,7 @@ func benchCalls(b *testing.B, n int, every time.Duration) {
 					time.Sleep(every)
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
