@@ -458,13 +458,13 @@ func (e *Engine) read(ctx context.Context, conn *websocket.Conn) error {
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
 	var frame []byte
+	var ev event
 	for {
 		frame = frame[:0]
 		if err := websocket.Message.Receive(conn, &frame); err != nil {
 			return err
 		}
-		ev, err := decodeEvent(frame)
-		if err != nil {
+		if err := decodeEvent(frame, &ev); err != nil {
 			e.eventsBad.Add(1)
 			e.log.Warn("malformed event ignored", "err", err, "bytes", len(frame))
 			continue
@@ -473,7 +473,7 @@ func (e *Engine) read(ctx context.Context, conn *websocket.Conn) error {
 			e.log.Error("another controller took over the application; reconnecting")
 			return errors.New("application replaced")
 		}
-		e.handle(ev)
+		e.handle(&ev)
 		e.eventsHandled.Add(1)
 		if e.opts.OnEvent != nil {
 			e.opts.OnEvent()
