@@ -24,8 +24,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/net/websocket"
-
 	"hotline/telephony"
 )
 
@@ -63,7 +61,7 @@ type Engine struct {
 	started    bool
 	stop       context.CancelFunc
 	readerDone chan struct{}
-	conn       *websocket.Conn
+	conn       *wsConn
 
 	connected atomic.Bool
 	handlers  sync.WaitGroup
@@ -263,7 +261,7 @@ func (e *Engine) endWithPrompt(c *call, prompt string, reason telephony.Reason) 
 }
 
 // run reads events until stopped, reconnecting with back-off.
-func (e *Engine) run(ctx context.Context, conn *websocket.Conn) {
+func (e *Engine) run(ctx context.Context, conn *wsConn) {
 	defer close(e.readerDone)
 	backoff := e.cfg.ReconnectMin
 	for {
@@ -297,7 +295,7 @@ func (e *Engine) run(ctx context.Context, conn *websocket.Conn) {
 // reconnect re-opens the events WebSocket and re-synchronises: channels
 // that entered the application while we were away are orphans (ended with
 // a prompt); known calls that left it meanwhile are ended.
-func (e *Engine) reconnect(ctx context.Context) (*websocket.Conn, error) {
+func (e *Engine) reconnect(ctx context.Context) (*wsConn, error) {
 	rctx, cancel := context.WithTimeout(ctx, e.cfg.ConnectTimeout)
 	defer cancel()
 	before, err := e.appChannels(rctx)
@@ -454,14 +452,18 @@ func stasisArgs(appData string) []string {
 }
 
 // read handles frames until the connection fails or ctx ends.
-func (e *Engine) read(ctx context.Context, conn *websocket.Conn) error {
+func (e *Engine) read(ctx context.Context, conn *wsConn) error {
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
-	var frame []byte
 	var ev event
 	for {
-		frame = frame[:0]
-		if err := websocket.Message.Receive(conn, &frame); err != nil {
+		frame, err := conn.next(maxFrame)
+		if errors.Is(err, errMessageTooLarge) {
+			e.eventsBad.Add(1)
+			e.log.Warn("oversized event ignored", "limit", maxFrame)
+			continue
+		}
+		if err != nil {
 			return err
 		}
 		if err := decodeEvent(frame, &ev); err != nil {

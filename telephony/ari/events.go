@@ -12,7 +12,6 @@ import (
 	"time"
 
 	ariv5 "github.com/CyCoreSystems/ari/v5"
-	"golang.org/x/net/websocket"
 )
 
 // event is what the backend reads of an ARI event. decodeEvent fills in
@@ -226,23 +225,18 @@ func (ev *event) channelID() string {
 const maxFrame = 1 << 20
 
 // dialEvents opens the application's events WebSocket.
-func dialEvents(ctx context.Context, cfg *Config) (*websocket.Conn, error) {
-	wsCfg, err := websocket.NewConfig(cfg.eventsURL(), "http://localhost/")
-	if err != nil {
-		return nil, fmt.Errorf("events websocket: %w", err)
-	}
-	wsCfg.Header = http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.Username+":"+cfg.Password))}}
+func dialEvents(ctx context.Context, cfg *Config) (*wsConn, error) {
+	header := http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.Username+":"+cfg.Password))}}
 	// ARI sends nothing while no call is active: TCP keep-alive is what
 	// finds an Asterisk that vanished without closing (power loss, a cut
 	// link) within about 25 s, so that the reconnect loop starts.
-	wsCfg.Dialer = &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3}}
+	dialer := &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3}}
 	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
-	conn, err := wsCfg.DialContext(ctx)
+	conn, err := dialWS(ctx, dialer, cfg.eventsURL(), header)
 	if err != nil {
 		return nil, fmt.Errorf("events websocket %s: %w: %w", redact(cfg.eventsURL()), ErrUnreachable, err)
 	}
-	conn.MaxPayloadBytes = maxFrame
 	return conn, nil
 }
 
