@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -226,7 +225,7 @@ func (e *Engine) play(ctx context.Context, c *call, target, media string) (*play
 		c.playbacks[pb.id] = pb
 		c.mu.Unlock()
 	}
-	q := url.Values{"media": {media}, "playbackId": {pb.id}, "lang": {e.cfg.Language}}
+	q := query{"media", media, "playbackId", pb.id, "lang", e.cfg.Language}
 	if err := e.rest.do(ctx, "POST", target, q, nil, nil); err != nil {
 		e.dropPlayback(pb)
 		if c != nil {
@@ -329,7 +328,7 @@ func (c *call) SendDigits(ctx context.Context, digits string) error {
 	if strings.Trim(digits, "0123456789*#ABCDabcd,") != "" || digits == "" {
 		return &telephony.CallError{Op: "send digits", Reason: telephony.ReasonError, Err: fmt.Errorf("invalid digits %q", digits)}
 	}
-	if err := c.e.rest.do(ctx, "POST", c.path("/dtmf"), url.Values{"dtmf": {digits}}, nil, nil); err != nil {
+	if err := c.e.rest.do(ctx, "POST", c.path("/dtmf"), query{"dtmf", digits}, nil, nil); err != nil {
 		return c.opErr("send digits", err)
 	}
 	return nil
@@ -372,8 +371,7 @@ func (e *Engine) record(ctx context.Context, c *call, target, name string) (*rec
 		c.recs[name] = r
 		c.mu.Unlock()
 	}
-	q := url.Values{"name": {name}, "format": {e.cfg.RecordingFormat}, "ifExists": {"overwrite"},
-		"maxDurationSeconds": {"0"}, "maxSilenceSeconds": {"0"}, "beep": {"false"}, "terminateOn": {"none"}}
+	q := query{"name", name, "format", e.cfg.RecordingFormat, "ifExists", "overwrite", "maxDurationSeconds", "0", "maxSilenceSeconds", "0", "beep", "false", "terminateOn", "none"}
 	if err := e.rest.do(ctx, "POST", target, q, nil, nil); err != nil {
 		e.dropRecording(r)
 		return nil, err
@@ -502,7 +500,7 @@ func (c *call) Hangup(ctx context.Context, reason telephony.Reason) error {
 		c.localReason = reason
 	}
 	c.mu.Unlock()
-	err := c.e.rest.do(ctx, "DELETE", c.path(""), url.Values{"reason": {reasonToARI(reason)}}, nil, nil)
+	err := c.e.rest.do(ctx, "DELETE", c.path(""), query{"reason", reasonToARI(reason)}, nil, nil)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return c.opErr("hangup", err)
 	}
@@ -596,8 +594,7 @@ func (e *Engine) Dial(ctx context.Context, req telephony.DialRequest) (telephony
 	if callerName != "" {
 		cid = strconv.Quote(callerName) + " <" + callerID + ">"
 	}
-	q := url.Values{"endpoint": {req.To}, "app": {e.cfg.Application}, "appArgs": {strings.Join(req.Args, ",")},
-		"callerId": {cid}, "timeout": {strconv.Itoa(int((ring + time.Second - 1) / time.Second))}, "channelId": {c.id}}
+	q := query{"endpoint", req.To, "app", e.cfg.Application, "appArgs", strings.Join(req.Args, ","), "callerId", cid, "timeout", strconv.Itoa(int((ring + time.Second - 1) / time.Second)), "channelId", c.id}
 	c.log.Info("dialling", "to", maskDialString(req.To))
 	// The originate itself is not cut short by ctx: a request cut
 	// mid-way could leave a ringing channel nobody cancels.
@@ -641,7 +638,7 @@ func (e *Engine) cancelDial(c *call) {
 	c.mu.Lock()
 	c.localReason = telephony.ReasonNormal
 	c.mu.Unlock()
-	_ = e.rest.do(ctx, "DELETE", c.path(""), url.Values{"reason_code": {"16"}}, nil, nil)
+	_ = e.rest.do(ctx, "DELETE", c.path(""), query{"reason_code", "16"}, nil, nil)
 	// if it was answered at the last moment, the DELETE hung it up and
 	// its StasisEnd ends it
 	e.failDial(c, 16, 0, errors.New("cancelled"))

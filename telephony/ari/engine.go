@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -632,7 +631,7 @@ func (e *Engine) fallback(c *call) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.RequestTimeout)
 	defer cancel()
 	c.log.Warn("not taking calls: sending the call back to the dialplan fallback")
-	q := url.Values{"variable": {e.cfg.FallbackVariable}, "value": {"unavailable"}}
+	q := query{"variable", e.cfg.FallbackVariable, "value", "unavailable"}
 	if err := e.rest.do(ctx, "POST", "/channels/"+escape(c.id)+"/variable", q, nil, nil); err != nil {
 		c.log.Warn("mark fallback", "err", err)
 	}
