@@ -297,8 +297,33 @@ func (p *playback) stopTimer() {
 	}
 }
 
-func (p *playback) json() map[string]any {
-	return map[string]any{"id": p.id, "media_uri": p.media, "target_uri": p.target, "language": p.lang, "state": p.state}
+// playbackJSON is ARI's Playback; a struct for the reason channelJSON is.
+type playbackJSON struct {
+	ID        string `json:"id"`
+	MediaURI  string `json:"media_uri"`
+	TargetURI string `json:"target_uri"`
+	Language  string `json:"language"`
+	State     string `json:"state"`
+}
+
+func (p playbackJSON) field(name string) any {
+	switch name {
+	case "id":
+		return p.ID
+	case "media_uri":
+		return p.MediaURI
+	case "target_uri":
+		return p.TargetURI
+	case "language":
+		return p.Language
+	case "state":
+		return p.State
+	}
+	return nil
+}
+
+func (p *playback) json() playbackJSON {
+	return playbackJSON{ID: p.id, MediaURI: p.media, TargetURI: p.target, Language: p.lang, State: p.state}
 }
 
 func (s *Server) emitPlayback(p *playback, typ string) {

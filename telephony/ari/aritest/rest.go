@@ -17,13 +17,15 @@ type params map[string]string
 // as Asterisk accepts either; "variables" stays a JSON object.
 func readParams(r *http.Request) (params, map[string]string) {
 	p := params{}
-	for k, v := range r.URL.Query() {
-		if len(v) > 0 {
-			p[k] = v[0]
+	if r.URL.RawQuery != "" {
+		for k, v := range r.URL.Query() {
+			if len(v) > 0 {
+				p[k] = v[0]
+			}
 		}
 	}
 	var vars map[string]string
-	if r.Body != nil {
+	if r.Body != nil && r.Body != http.NoBody {
 		b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if len(b) > 0 {
 			var body map[string]json.RawMessage

@@ -29,7 +29,6 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -149,6 +148,9 @@ type Server struct {
 	vnow       time.Duration // manual clock: time since start
 	vbase      time.Time
 	vtimers    []*vtimer
+	scratch    []byte // an event being encoded
+	stampMs    int64  // the millisecond stampText is of
+	stampText  string
 }
 
 // Request is a REST request the server answered.
@@ -515,17 +517,29 @@ func (s *Server) scale(d time.Duration) time.Duration {
 // emit sends an event to the application's connection (if any). It must
 // be called with s.mu held: events leave in the order they were raised.
 func (s *Server) emit(ev map[string]any) {
-	ev["timestamp"] = now()
+	ev["timestamp"] = s.stamp()
 	ev["asterisk_id"] = "00:00:00:00:00:00"
 	ev["application"] = s.opts.App
 	if s.conn == nil {
 		return // Asterisk drops events while the app is not connected
 	}
-	b, err := json.Marshal(ev)
-	if err != nil {
-		panic("aritest: marshal event: " + err.Error())
+	s.scratch = appendMap(s.scratch[:0], ev, eventFirst, eventLast)
+	s.conn.send(s.scratch)
+}
+
+// The members Asterisk puts first and last in an event.
+var (
+	eventFirst = []string{"type", "timestamp"}
+	eventLast  = []string{"asterisk_id", "application"}
+)
+
+// stamp is now() for events, formatted once per millisecond (s.mu held).
+func (s *Server) stamp() string {
+	t := time.Now()
+	if ms := t.UnixMilli(); ms != s.stampMs || s.stampText == "" {
+		s.stampMs, s.stampText = ms, t.Format(DateFormat)
 	}
-	s.conn.send(b)
+	return s.stampText
 }
 
 // after runs f with s.mu held after d, unless the server closed. The timer
@@ -634,13 +648,14 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 
 // wsConn is one events WebSocket (server side, RFC 6455) with an unbounded
 // send queue, so that the server never blocks on a slow reader while
-// holding its lock. Queued frames go out in one write.
+// holding its lock. send frames an event into the queue at once; the
+// writer takes the whole queue in one write and gives the buffer back.
 type wsConn struct {
 	conn   net.Conn
 	rd     *bufio.Reader
-	bw     *bufio.Writer
 	mu     sync.Mutex
-	queue  [][]byte
+	queue  []byte // framed, waiting to be written
+	spare  []byte // the buffer last written, for the next queue
 	wake   chan struct{}
 	done   chan struct{}
 	closed bool
@@ -663,19 +678,19 @@ func upgrade(w http.ResponseWriter, r *http.Request) (*wsConn, error) {
 		return nil, err
 	}
 	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	c := &wsConn{conn: conn, rd: brw.Reader, bw: bufio.NewWriterSize(conn, 64<<10),
-		wake: make(chan struct{}, 1), done: make(chan struct{})}
+	c := &wsConn{conn: conn, rd: brw.Reader, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	// The 101 goes out as the first write of run, after the connection is
 	// registered: a client that saw it can rely on getting events.
-	c.bw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-		base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n")
+	c.queue = append(c.queue, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+
+		base64.StdEncoding.EncodeToString(sum[:])+"\r\n\r\n"...)
 	return c, nil
 }
 
-func (c *wsConn) send(frame []byte) {
+// send queues p as one unmasked text frame.
+func (c *wsConn) send(p []byte) {
 	c.mu.Lock()
 	if !c.closed {
-		c.queue = append(c.queue, frame)
+		c.queue = appendFrame(c.queue, p)
 	}
 	c.mu.Unlock()
 	select {
@@ -696,30 +711,21 @@ func (c *wsConn) close() {
 	_ = c.conn.Close()
 }
 
-// writeFrame buffers one unmasked text frame.
-func (c *wsConn) writeFrame(p []byte) error {
-	var h [10]byte
-	h[0] = 0x81 // FIN, text
-	n := 2
+// appendFrame appends p as one unmasked text frame.
+func appendFrame(b, p []byte) []byte {
+	b = append(b, 0x81) // FIN, text
 	switch l := len(p); {
 	case l < 126:
-		h[1] = byte(l)
+		b = append(b, byte(l))
 	case l < 1<<16:
-		h[1] = 126
-		h[2], h[3] = byte(l>>8), byte(l)
-		n = 4
+		b = append(b, 126, byte(l>>8), byte(l))
 	default:
-		h[1] = 127
+		b = append(b, 127)
 		for i := range 8 {
-			h[2+i] = byte(uint64(l) >> (56 - 8*i))
+			b = append(b, byte(uint64(l)>>(56-8*i)))
 		}
-		n = 10
 	}
-	if _, err := c.bw.Write(h[:n]); err != nil {
-		return err
-	}
-	_, err := c.bw.Write(p)
-	return err
+	return append(b, p...)
 }
 
 // run writes queued frames and reads (and discards) what the client sends,
@@ -731,25 +737,21 @@ func (c *wsConn) run() {
 		_, _ = io.Copy(io.Discard, c.rd) // until the client closes
 		c.close()
 	}()
-	first := true
 	for {
 		c.mu.Lock()
-		q := c.queue
-		c.queue = nil
+		out := c.queue
+		c.queue = c.spare[:0]
 		c.mu.Unlock()
-		for _, f := range q {
-			if err := c.writeFrame(f); err != nil {
-				break
-			}
-		}
-		if len(q) > 0 || first {
-			first = false
-			if err := c.bw.Flush(); err != nil {
+		if len(out) > 0 {
+			if _, err := c.conn.Write(out); err != nil {
 				c.close()
 				<-readDone
 				return
 			}
 		}
+		c.mu.Lock()
+		c.spare = out[:0]
+		c.mu.Unlock()
 		select {
 		case <-c.wake:
 		case <-c.done:
@@ -763,7 +765,7 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	if body != nil {
-		_ = json.NewEncoder(w).Encode(body)
+		_, _ = w.Write(append(appendJSON(nil, body), '\n'))
 	}
 }
 

@@ -1,0 +1,71 @@
+package aritest
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestAppendJSON: what appendJSON writes decodes to what encoding/json's
+// encoding of the same value decodes to.
+func TestAppendJSON(t *testing.T) {
+	ch := &channel{id: "1795983202.0", name: "PJSIP/sipp-00000000", state: "Up", callerName: `Test "Caller"`,
+		callerNum: "13800000001", context: "from-sipp", exten: "96596", priority: 2, appName: "Stasis", appData: "hotline,inbound"}
+	pb := &playback{id: "pb-1", media: "sound:hotline/menu", target: "channel:1795983202.0", lang: "zh", state: "playing"}
+	for _, tc := range []struct {
+		name string
+		v    any
+	}{
+		{"channel event", map[string]any{"type": "ChannelDtmfReceived", "channel": ch.json(), "digit": "1", "duration_ms": 280}},
+		{"playback event", map[string]any{"type": "PlaybackStarted", "playback": pb.json()}},
+		{"args", map[string]any{"type": "StasisStart", "args": []string{"inbound", "x"}, "empty": []string{}}},
+		{"nested", []any{map[string]any{"a": []any{1, true, nil, "s"}}, map[string]string{"b": "c", "a": "d"}}},
+		{"hang-up", map[string]any{"cause": 32, "soft": true, "tech_cause": int64(486)}},
+		{"struct slice (encoding/json)", []channelJSON{ch.json()}},
+		{"strings", []string{"", "plain", "quote\" back\\ slash", "ctl\x00\x1f\n\r\t", "<html>&", "中文", "bad\xff\xfeutf8", "\u2028"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := appendJSON(nil, tc.v)
+			want, err := json.Marshal(tc.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var g, w any
+			if err := json.Unmarshal(got, &g); err != nil {
+				t.Fatalf("%s: %v", got, err)
+			}
+			_ = json.Unmarshal(want, &w)
+			if !reflect.DeepEqual(g, w) {
+				t.Errorf("got %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+func TestEventMemberOrder(t *testing.T) {
+	ev := map[string]any{"type": "ChannelDtmfReceived", "timestamp": "t", "digit": "1", "duration_ms": 280,
+		"asterisk_id": "00:00:00:00:00:00", "application": "hotline", "channel": "c"}
+	got := string(appendMap(nil, ev, eventFirst, eventLast))
+	want := `{"type":"ChannelDtmfReceived","timestamp":"t","channel":"c","digit":"1","duration_ms":280,"asterisk_id":"00:00:00:00:00:00","application":"hotline"}`
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "a\"b", "\x00", "\xff", "中", strings.Repeat("\\", 3)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var got, want string
+		if err := json.Unmarshal(appendString(nil, s), &got); err != nil {
+			t.Fatalf("%q: %v", appendString(nil, s), err)
+		}
+		b, _ := json.Marshal(s)
+		_ = json.Unmarshal(b, &want)
+		if got != want {
+			t.Errorf("%q: got %q, want %q", s, got, want)
+		}
+	})
+}
