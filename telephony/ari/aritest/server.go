@@ -124,12 +124,12 @@ func LabEndpoints() map[string]Outcome {
 type Server struct {
 	opts Options
 	ln   net.Listener
-	http *http.Server
 
 	mu         sync.Mutex
 	seq        int
 	conn       *wsConn // the connection that receives the app's events
 	conns      map[*wsConn]bool
+	httpConns  map[net.Conn]bool // open HTTP connections (not WebSockets)
 	channels   map[string]*channel
 	playbacks  map[string]*playback
 	live       map[string]*recording
@@ -196,6 +196,7 @@ func Start(opts Options) (*Server, error) {
 		opts:       opts,
 		ln:         ln,
 		conns:      map[*wsConn]bool{},
+		httpConns:  map[net.Conn]bool{},
 		channels:   map[string]*channel{},
 		playbacks:  map[string]*playback{},
 		live:       map[string]*recording{},
@@ -204,8 +205,7 @@ func Start(opts Options) (*Server, error) {
 		phoneAdded: make(chan struct{}),
 		connChange: make(chan struct{}),
 	}
-	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = s.http.Serve(ln) }()
+	go s.serve()
 	return s, nil
 }
 
@@ -240,14 +240,18 @@ func (s *Server) Close() {
 	for _, r := range s.live {
 		r.stopTimer()
 	}
+	httpConns := make([]net.Conn, 0, len(s.httpConns))
+	for c := range s.httpConns {
+		httpConns = append(httpConns, c)
+	}
 	s.mu.Unlock()
+	_ = s.ln.Close()
 	for _, c := range conns {
 		c.close()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = s.http.Shutdown(ctx)
-	_ = s.http.Close()
+	for _, c := range httpConns {
+		_ = c.Close()
+	}
 }
 
 // Stall makes every REST request hang until the client gives up (or
@@ -587,10 +591,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	stall, stallDone := s.stall, s.stallDone
 	s.mu.Unlock()
 	if stall {
+		gone := clientGone(w, r)
 		select {
 		case <-stallDone:
-		case <-r.Context().Done():
+		case <-gone:
 			return
+		}
+		select {
+		case <-gone: // both: the client gave up first
+			return
+		default:
 		}
 	}
 	s.serveREST(w, r)
