@@ -2,10 +2,13 @@ package aritest
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -43,7 +46,7 @@ func (s *Server) serve() {
 // serveConn answers the requests on one connection until it closes or is
 // taken over by a WebSocket.
 func (s *Server) serveConn(c net.Conn) {
-	w := &respWriter{c: c, br: bufio.NewReaderSize(c, 4<<10), bw: bufio.NewWriterSize(c, 4<<10), header: http.Header{}}
+	w := &respWriter{c: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 4<<10), header: http.Header{}}
 	defer func() {
 		s.mu.Lock()
 		delete(s.httpConns, c)
@@ -52,19 +55,28 @@ func (s *Server) serveConn(c net.Conn) {
 			_ = c.Close()
 		}
 	}()
+	var rq request
+	gone := w.clientGone
 	for {
-		req, err := http.ReadRequest(w.br)
+		req, err := w.read(&rq)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				_, _ = io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 			}
 			return
 		}
-		req.RemoteAddr = c.RemoteAddr().String()
 		w.reset()
-		s.ServeHTTP(w, req)
-		if w.hijacked {
-			return
+		keep := !rq.close
+		if req != nil {
+			req.RemoteAddr = c.RemoteAddr().String()
+			s.ServeHTTP(w, req)
+			if w.hijacked {
+				return
+			}
+			_, _ = io.Copy(io.Discard, req.Body)
+			keep = !req.Close && req.ProtoAtLeast(1, 1)
+		} else {
+			s.serveRequest(w, rq.method, rq.path, rq.query, rq.auth, rq.body, gone)
 		}
 		if w.watching != nil {
 			// stop watching for the client's close before reading on
@@ -75,12 +87,128 @@ func (s *Server) serveConn(c net.Conn) {
 			}
 			_ = c.SetReadDeadline(time.Time{})
 		}
-		_, _ = io.Copy(io.Discard, req.Body)
-		keep := !req.Close && req.ProtoAtLeast(1, 1)
-		if err := w.finish(req.Method == "HEAD", keep); err != nil || !keep {
+		if err := w.finish(rq.method == "HEAD", keep); err != nil || !keep {
 			return
 		}
 	}
+}
+
+// maxBody bounds a request's body.
+const maxBody = 1 << 20
+
+// request is a REST request as serveConn reads it.
+type request struct {
+	method, path, query string // path as sent (escaped)
+	auth                string // the Authorization header
+	body                []byte
+	close               bool // the client asked to close after it
+}
+
+var errBadRequest = errors.New("bad request")
+
+// read reads the next request into rq, or, for the events WebSocket and
+// what REST does not expect, returns it as net/http parses it. REST
+// requests, nearly all of them, need none of net/http's maps.
+func (w *respWriter) read(rq *request) (*http.Request, error) {
+	line, err := w.br.ReadSlice('\n')
+	if err != nil {
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return nil, errBadRequest
+		}
+		return nil, err
+	}
+	method, rest, ok1 := bytes.Cut(bytes.TrimRight(line, "\r\n"), []byte{' '})
+	target, proto, ok2 := bytes.Cut(rest, []byte{' '})
+	if !ok1 || !ok2 || (string(proto) != "HTTP/1.1" && string(proto) != "HTTP/1.0") || len(target) == 0 || target[0] != '/' {
+		return nil, errBadRequest
+	}
+	path, query, _ := bytes.Cut(target, []byte{'?'})
+	if string(path) == "/ari/events" {
+		// net/http reads it from the start; the connection goes on
+		// through that reader (a WebSocket takes it over)
+		w.br = bufio.NewReader(io.MultiReader(bytes.NewReader(bytes.Clone(line)), w.br))
+		rq.method = ""
+		return http.ReadRequest(w.br)
+	}
+	*rq = request{method: internMethod(method), path: string(path), query: string(query), body: rq.body[:0]}
+	http10 := string(proto) == "HTTP/1.0"
+	rq.close = http10
+	length, chunked := int64(0), false
+	for {
+		line, err := w.br.ReadSlice('\n')
+		if err != nil {
+			if errors.Is(err, bufio.ErrBufferFull) || errors.Is(err, io.EOF) {
+				return nil, errBadRequest
+			}
+			return nil, err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
+			break
+		}
+		name, value, ok := bytes.Cut(line, []byte{':'})
+		if !ok || len(name) == 0 || name[0] == ' ' || name[0] == '\t' {
+			return nil, errBadRequest
+		}
+		value = bytes.TrimSpace(value)
+		switch {
+		case bytes.EqualFold(name, []byte("Authorization")):
+			rq.auth = string(value)
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			n, err := strconv.ParseInt(string(value), 10, 64)
+			if err != nil || n < 0 || n > maxBody {
+				return nil, errBadRequest
+			}
+			length = n
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			if !bytes.EqualFold(value, []byte("chunked")) {
+				return nil, errBadRequest
+			}
+			chunked = true
+		case bytes.EqualFold(name, []byte("Connection")):
+			for _, tok := range bytes.Split(value, []byte{','}) {
+				switch tok = bytes.TrimSpace(tok); {
+				case bytes.EqualFold(tok, []byte("close")):
+					rq.close = true
+				case bytes.EqualFold(tok, []byte("keep-alive")) && http10:
+					rq.close = false
+				}
+			}
+		}
+	}
+	switch {
+	case chunked:
+		b, err := io.ReadAll(io.LimitReader(httputil.NewChunkedReader(w.br), maxBody))
+		if err != nil {
+			return nil, errBadRequest
+		}
+		for { // trailers
+			line, err := w.br.ReadSlice('\n')
+			if err != nil {
+				return nil, errBadRequest
+			}
+			if len(bytes.TrimRight(line, "\r\n")) == 0 {
+				break
+			}
+		}
+		rq.body = append(rq.body, b...)
+	case length > 0:
+		rq.body = slices.Grow(rq.body, int(length))[:length]
+		if _, err := io.ReadFull(w.br, rq.body); err != nil {
+			return nil, errBadRequest
+		}
+	}
+	return nil, nil
+}
+
+// internMethod returns the usual methods without allocating.
+func internMethod(m []byte) string {
+	for _, known := range []string{"GET", "POST", "DELETE", "PUT"} {
+		if string(m) == known {
+			return known
+		}
+	}
+	return string(m)
 }
 
 // longAgo is a deadline in the past: it interrupts a blocked read.

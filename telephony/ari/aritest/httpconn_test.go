@@ -2,6 +2,7 @@ package aritest
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -74,4 +75,32 @@ func TestHTTPConn(t *testing.T) {
 	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
 		t.Errorf("after Connection: close: %v, want EOF", err)
 	}
+}
+
+// FuzzReadRequest: any bytes read as a request or fail, never a panic,
+// and a REST request net/http reads the same way reads the same.
+func FuzzReadRequest(f *testing.F) {
+	f.Add([]byte("POST /ari/channels/1.2/play?media=sound%3Ax&lang=zh HTTP/1.1\r\nHost: h\r\nAuthorization: Basic eDp5\r\nContent-Length: 0\r\n\r\n"))
+	f.Add([]byte("POST /ari/channels HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"))
+	f.Add([]byte("GET /ari/events?app=hotline HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"))
+	f.Add([]byte("DELETE /ari/playbacks/p1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		w := &respWriter{br: bufio.NewReader(bytes.NewReader(in))}
+		var rq request
+		req, err := w.read(&rq)
+		want, herr := http.ReadRequest(bufio.NewReader(bytes.NewReader(in)))
+		if err != nil || herr != nil || req != nil {
+			return
+		}
+		body, herr := io.ReadAll(want.Body)
+		if herr != nil || want.Header.Get("Content-Length") == "" && want.Header.Get("Transfer-Encoding") == "" && len(body) > 0 {
+			return
+		}
+		if rq.method != want.Method || rq.path != want.URL.EscapedPath() && rq.path != want.URL.RawPath ||
+			rq.query != want.URL.RawQuery || rq.auth != want.Header.Get("Authorization") || !bytes.Equal(rq.body, body) {
+			t.Errorf("read %q:\ngot  %s %s ? %s auth %q body %q\nwant %s %s ? %s auth %q body %q", in,
+				rq.method, rq.path, rq.query, rq.auth, rq.body,
+				want.Method, want.URL.EscapedPath(), want.URL.RawQuery, want.Header.Get("Authorization"), body)
+		}
+	})
 }

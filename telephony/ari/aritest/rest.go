@@ -3,8 +3,8 @@ package aritest
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,32 +15,35 @@ type params map[string]string
 
 // readParams merges the query string and a JSON body's top-level values,
 // as Asterisk accepts either; "variables" stays a JSON object.
-func readParams(r *http.Request) (params, map[string]string) {
+func readParams(rawQuery string, body []byte) (params, map[string]string) {
 	p := params{}
-	if r.URL.RawQuery != "" {
-		for k, v := range r.URL.Query() {
-			if len(v) > 0 {
-				p[k] = v[0]
-			}
+	for rawQuery != "" {
+		var kv string
+		kv, rawQuery, _ = strings.Cut(rawQuery, "&")
+		k, v, _ := strings.Cut(kv, "=")
+		k, err1 := url.QueryUnescape(k)
+		v, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil || k == "" {
+			continue
+		}
+		if _, seen := p[k]; !seen { // the first, as url.Values.Get
+			p[k] = v
 		}
 	}
 	var vars map[string]string
-	if r.Body != nil && r.Body != http.NoBody {
-		b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		if len(b) > 0 {
-			var body map[string]json.RawMessage
-			if json.Unmarshal(b, &body) == nil {
-				for k, raw := range body {
-					if k == "variables" {
-						_ = json.Unmarshal(raw, &vars)
-						continue
-					}
-					var sv string
-					if json.Unmarshal(raw, &sv) == nil {
-						p[k] = sv
-					} else {
-						p[k] = strings.Trim(string(raw), `"`)
-					}
+	if len(body) > 0 {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(body, &m) == nil {
+			for k, raw := range m {
+				if k == "variables" {
+					_ = json.Unmarshal(raw, &vars)
+					continue
+				}
+				var sv string
+				if json.Unmarshal(raw, &sv) == nil {
+					p[k] = sv
+				} else {
+					p[k] = strings.Trim(string(raw), `"`)
 				}
 			}
 		}
@@ -62,14 +65,16 @@ var (
 	noContent        = reply{status: 204}
 )
 
-func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
+// serveREST answers a REST request: method, path as sent (escaped), raw
+// query, body.
+func (s *Server) serveREST(w http.ResponseWriter, method, path, rawQuery string, body []byte) {
 	at := time.Now()
-	seg := splitPath(r)
-	p, vars := readParams(r)
+	seg := splitPath(path)
+	p, vars := readParams(rawQuery, body)
 	s.mu.Lock()
 	concerns := s.concerns(seg)
-	rep := s.route(r.Method, seg, p, vars)
-	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: p, Status: rep.status, At: at, Channel: concerns})
+	rep := s.route(method, seg, p, vars)
+	s.requests = append(s.requests, Request{Method: method, Path: unescape(path), Query: p, Status: rep.status, At: at, Channel: concerns})
 	s.mu.Unlock()
 	if rep.status == 204 {
 		w.WriteHeader(204)

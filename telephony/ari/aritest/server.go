@@ -148,6 +148,7 @@ type Server struct {
 	vnow       time.Duration // manual clock: time since start
 	vbase      time.Time
 	vtimers    []*vtimer
+	basic      string // Username:Password in base64, as Basic auth sends it
 	scratch    []byte // an event being encoded
 	stampMs    int64  // the millisecond stampText is of
 	stampText  string
@@ -192,6 +193,7 @@ func Start(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("aritest: listen: %w", err)
 	}
 	s := &Server{
+		basic:      base64.StdEncoding.EncodeToString([]byte(opts.Username + ":" + opts.Password)),
 		vbase:      time.Now(),
 		opts:       opts,
 		ln:         ln,
@@ -567,53 +569,91 @@ func (s *Server) after(d time.Duration, f func()) interface{ Stop() bool } {
 
 // ServeHTTP routes /ari/events to the WebSocket and the rest to REST.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/ari/events" {
+		s.mu.Lock()
+		down := s.down
+		s.mu.Unlock()
+		switch {
+		case down:
+			http.Error(w, "down", http.StatusServiceUnavailable)
+		case r.URL.Query().Get("app") == "":
+			s.serveEvents(w, r) // 400 before any credential check, as Asterisk
+		case !s.authorized(r.Header.Get("Authorization"), r.URL.Query().Get("api_key")):
+			unauthorized(w)
+		default:
+			s.serveEvents(w, r)
+		}
+		return
+	}
+	var body []byte
+	if r.Body != nil && r.Body != http.NoBody {
+		body, _ = io.ReadAll(io.LimitReader(r.Body, maxBody))
+	}
+	gone := func() <-chan struct{} { return clientGone(w, r) }
+	s.serveRequest(w, r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get("Authorization"), body, gone)
+}
+
+// serveRequest answers a request other than the events WebSocket's: 503
+// while down, 401 without credentials, held while stalled (until the
+// client gives up: gone), then REST.
+func (s *Server) serveRequest(w http.ResponseWriter, method, path, rawQuery, auth string, body []byte, gone func() <-chan struct{}) {
 	s.mu.Lock()
-	down := s.down
+	down, stall, stallDone := s.down, s.stall, s.stallDone
 	s.mu.Unlock()
 	if down {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 		return
 	}
-	if r.URL.Path == "/ari/events" && r.URL.Query().Get("app") == "" {
-		s.serveEvents(w, r) // 400 before any credential check, as Asterisk
+	if !s.authorized(auth, queryValue(rawQuery, "api_key")) {
+		unauthorized(w)
 		return
 	}
-	if !s.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Basic realm="Asterisk REST Interface"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Authentication required"})
-		return
-	}
-	if r.URL.Path == "/ari/events" {
-		s.serveEvents(w, r)
-		return
-	}
-	s.mu.Lock()
-	stall, stallDone := s.stall, s.stallDone
-	s.mu.Unlock()
 	if stall {
-		gone := clientGone(w, r)
+		g := gone()
 		select {
 		case <-stallDone:
-		case <-gone:
+		case <-g:
 			return
 		}
 		select {
-		case <-gone: // both: the client gave up first
+		case <-g: // both: the client gave up first
 			return
 		default:
 		}
 	}
-	s.serveREST(w, r)
+	s.serveREST(w, method, path, rawQuery, body)
 }
 
-func (s *Server) authorized(r *http.Request) bool {
-	if u, p, ok := r.BasicAuth(); ok {
-		return u == s.opts.Username && p == s.opts.Password
+func unauthorized(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Basic realm="Asterisk REST Interface"`)
+	writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Authentication required"})
+}
+
+// authorized checks an Authorization header (Basic) or an api_key.
+func (s *Server) authorized(auth, apiKey string) bool {
+	if scheme, cred, ok := strings.Cut(auth, " "); ok && strings.EqualFold(scheme, "Basic") {
+		if cred == s.basic {
+			return true
+		}
+		if b, err := base64.StdEncoding.DecodeString(cred); err == nil {
+			if u, p, ok := strings.Cut(string(b), ":"); ok {
+				return u == s.opts.Username && p == s.opts.Password
+			}
+		}
 	}
-	if k := r.URL.Query().Get("api_key"); k != "" {
-		return k == s.opts.Username+":"+s.opts.Password
+	if apiKey != "" {
+		return apiKey == s.opts.Username+":"+s.opts.Password
 	}
 	return false
+}
+
+// queryValue is url.Values.Get on a raw query, without parsing all of it.
+func queryValue(rawQuery, name string) string {
+	if !strings.Contains(rawQuery, name) {
+		return ""
+	}
+	v, _ := url.ParseQuery(rawQuery)
+	return v.Get(name)
 }
 
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
@@ -780,8 +820,8 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 }
 
 // splitPath returns the unescaped segments of an /ari/... path.
-func splitPath(r *http.Request) []string {
-	p := strings.TrimPrefix(r.URL.EscapedPath(), "/ari/")
+func splitPath(path string) []string {
+	p := strings.TrimPrefix(path, "/ari/")
 	parts := strings.Split(strings.Trim(p, "/"), "/")
 	for i, s := range parts {
 		parts[i] = unescape(s)
