@@ -81,12 +81,14 @@ func (p *httpPool) get(ctx context.Context, deadline time.Time) (hc *httpConn, r
 	select {
 	case p.slots <- struct{}{}:
 	default: // all busy: wait, bounded
-		wctx, cancel := context.WithDeadline(ctx, deadline)
-		defer cancel()
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
 		select {
 		case p.slots <- struct{}{}:
-		case <-wctx.Done():
-			return nil, false, wctx.Err()
+		case <-t.C:
+			return nil, false, context.DeadlineExceeded
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
 		}
 	}
 	now := time.Now()
