@@ -249,10 +249,12 @@ func (p *Phone) Next(ctx context.Context, match func(Event) bool) (Event, error)
 		for ; p.cursor < len(p.events); p.cursor++ {
 			if ev := p.events[p.cursor]; match(ev) {
 				p.cursor++
+				p.forget()
 				p.mu.Unlock()
 				return ev, nil
 			}
 		}
+		p.forget()
 		changed := p.changed
 		gone := false
 		select {
@@ -270,6 +272,16 @@ func (p *Phone) Next(ctx context.Context, match func(Event) bool) (Event, error)
 			return nil, fmt.Errorf("aritest: await event: %w", ctx.Err())
 		}
 	}
+}
+
+// forget drops the events Next is past, with Options.NoHistory.
+func (p *Phone) forget() {
+	if !p.s.opts.NoHistory || p.cursor == 0 {
+		return
+	}
+	n := copy(p.events, p.events[p.cursor:])
+	clear(p.events[n:])
+	p.events, p.cursor = p.events[:n], 0
 }
 
 // NextType waits for the next event of the type.

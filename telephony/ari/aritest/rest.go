@@ -74,8 +74,14 @@ func (s *Server) serveREST(w http.ResponseWriter, method, path, rawQuery string,
 	s.mu.Lock()
 	concerns := s.concerns(seg)
 	rep := s.route(method, seg, p, vars)
-	s.requests = append(s.requests, Request{Method: method, Path: unescape(path), Query: p, Status: rep.status, At: at, Channel: concerns})
+	req := Request{Method: method, Path: unescape(path), Query: p, Status: rep.status, At: at, Channel: concerns}
+	if !s.opts.NoHistory {
+		s.requests = append(s.requests, req)
+	}
 	s.mu.Unlock()
+	if s.opts.OnRequest != nil {
+		s.opts.OnRequest(req)
+	}
 	if rep.status == 204 {
 		w.WriteHeader(204)
 		return

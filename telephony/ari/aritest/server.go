@@ -79,6 +79,15 @@ type Options struct {
 	// tests run fast; default 1.
 	TimeScale float64
 
+	// NoHistory keeps no record of what happened: Requests and History
+	// return nothing, and a phone forgets each event once Next has
+	// returned it or passed over it (Events returns the rest). For load
+	// tests, where the records would be most of the heap; OnRequest still
+	// sees every request.
+	NoHistory bool
+	// OnRequest, when set, is called with every REST request answered.
+	OnRequest func(Request)
+
 	// RecordingDir, when set, is Asterisk's recording spool: each finished
 	// recording is written there as <name>.wav (see spool.go) before
 	// RecordingFinished is sent, as Asterisk closes the file first.
@@ -398,6 +407,9 @@ func (s *Server) History() []string {
 }
 
 func (s *Server) logf(format string, args ...any) {
+	if s.opts.NoHistory {
+		return
+	}
 	s.history = append(s.history, fmt.Sprintf(format, args...))
 }
 
