@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestAppendJSON: what appendJSON writes decodes to what encoding/json's
@@ -68,4 +69,20 @@ func FuzzAppendString(f *testing.F) {
 			t.Errorf("%q: got %q, want %q", s, got, want)
 		}
 	})
+}
+
+func TestStamp(t *testing.T) {
+	s := &Server{}
+	for range 3000 {
+		before := time.Now().Truncate(time.Millisecond)
+		got := s.stamp()
+		after := time.Now()
+		at, err := time.Parse(DateFormat, got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if at.Before(before) || at.After(after) {
+			t.Fatalf("stamp %s, want between %s and %s", got, before.Format(DateFormat), after.Format(DateFormat))
+		}
+	}
 }

@@ -161,6 +161,7 @@ type Server struct {
 	scratch    []byte // an event being encoded
 	stampMs    int64  // the millisecond stampText is of
 	stampText  string
+	stampSec   []byte // stampText's second, formatted
 }
 
 // Request is a REST request the server answered.
@@ -551,12 +552,22 @@ var (
 	eventLast  = []string{"asterisk_id", "application"}
 )
 
-// stamp is now() for events, formatted once per millisecond (s.mu held).
+// stamp is now() for events (s.mu held): the date, time and zone are
+// formatted once a second, the milliseconds filled in.
 func (s *Server) stamp() string {
 	t := time.Now()
-	if ms := t.UnixMilli(); ms != s.stampMs || s.stampText == "" {
-		s.stampMs, s.stampText = ms, t.Format(DateFormat)
+	ms := t.UnixMilli()
+	if ms == s.stampMs && s.stampText != "" {
+		return s.stampText
 	}
+	if ms/1000 != s.stampMs/1000 || s.stampText == "" {
+		s.stampSec = t.AppendFormat(s.stampSec[:0], DateFormat) // 2006-01-02T15:04:05.000-0700
+	}
+	b := s.stampSec
+	i := len("2006-01-02T15:04:05.")
+	m := ms % 1000
+	b[i], b[i+1], b[i+2] = byte('0'+m/100), byte('0'+m/10%10), byte('0'+m%10)
+	s.stampMs, s.stampText = ms, string(b)
 	return s.stampText
 }
 
