@@ -59,6 +59,7 @@ func (s *Server) serveConn(c net.Conn) {
 	gone := w.clientGone
 	for {
 		req, err := w.read(&rq)
+		at := time.Now()
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				_, _ = io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
@@ -76,7 +77,7 @@ func (s *Server) serveConn(c net.Conn) {
 			_, _ = io.Copy(io.Discard, req.Body)
 			keep = !req.Close && req.ProtoAtLeast(1, 1)
 		} else {
-			s.serveRequest(w, rq.method, rq.path, rq.query, rq.auth, rq.body, gone)
+			s.serveRequest(w, at, rq.method, rq.path, rq.query, rq.auth, rq.body, gone)
 		}
 		if w.watching != nil {
 			// stop watching for the client's close before reading on

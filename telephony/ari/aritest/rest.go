@@ -65,10 +65,9 @@ var (
 	noContent        = reply{status: 204}
 )
 
-// serveREST answers a REST request: method, path as sent (escaped), raw
-// query, body.
-func (s *Server) serveREST(w http.ResponseWriter, method, path, rawQuery string, body []byte) {
-	at := time.Now()
+// serveREST answers a REST request that arrived at at: method, path as
+// sent (escaped), raw query, body.
+func (s *Server) serveREST(w http.ResponseWriter, at time.Time, method, path, rawQuery string, body []byte) {
 	seg := splitPath(path)
 	p, vars := readParams(rawQuery, body)
 	s.mu.Lock()

@@ -38,6 +38,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -147,6 +148,7 @@ type Server struct {
 	requests   []Request
 	stall      bool
 	stallDone  chan struct{}
+	gate       atomic.Pointer[gate] // down and stall, for requests
 	phones     []*Phone
 	phoneAdded chan struct{}
 	connChange chan struct{}
@@ -238,6 +240,7 @@ func (s *Server) Close() {
 	if s.stall {
 		s.stall = false
 		close(s.stallDone)
+		s.publishGate()
 	}
 	conns := make([]*wsConn, 0, len(s.conns))
 	for c := range s.conns {
@@ -274,6 +277,7 @@ func (s *Server) Stall() {
 	if !s.stall && !s.closed {
 		s.stall = true
 		s.stallDone = make(chan struct{})
+		s.publishGate()
 	}
 }
 
@@ -284,7 +288,29 @@ func (s *Server) Unstall() {
 	if s.stall {
 		s.stall = false
 		close(s.stallDone)
+		s.publishGate()
 	}
+}
+
+// gate is what a request meets before REST: the server down, or stalled
+// until stallDone closes. Published whole (s.gate) so that requests read
+// it without the server's lock.
+type gate struct {
+	down      bool
+	stallDone chan struct{} // nil when not stalled
+}
+
+// publishGate publishes down and stall (s.mu held).
+func (s *Server) publishGate() {
+	if !s.down && !s.stall {
+		s.gate.Store(nil)
+		return
+	}
+	g := &gate{down: s.down}
+	if s.stall {
+		g.stallDone = s.stallDone
+	}
+	s.gate.Store(g)
 }
 
 // Connected reports whether an events WebSocket for the app is open.
@@ -363,6 +389,7 @@ func (s *Server) DropConnection() {
 func (s *Server) SetDown(down bool) {
 	s.mu.Lock()
 	s.down = down
+	s.publishGate()
 	s.mu.Unlock()
 	if down {
 		s.DropConnection()
@@ -592,6 +619,7 @@ func (s *Server) after(d time.Duration, f func()) interface{ Stop() bool } {
 
 // ServeHTTP routes /ari/events to the WebSocket and the rest to REST.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	at := time.Now()
 	if r.URL.Path == "/ari/events" {
 		s.mu.Lock()
 		down := s.down
@@ -613,17 +641,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body, _ = io.ReadAll(io.LimitReader(r.Body, maxBody))
 	}
 	gone := func() <-chan struct{} { return clientGone(w, r) }
-	s.serveRequest(w, r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get("Authorization"), body, gone)
+	s.serveRequest(w, at, r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get("Authorization"), body, gone)
 }
 
-// serveRequest answers a request other than the events WebSocket's: 503
-// while down, 401 without credentials, held while stalled (until the
-// client gives up: gone), then REST.
-func (s *Server) serveRequest(w http.ResponseWriter, method, path, rawQuery, auth string, body []byte, gone func() <-chan struct{}) {
-	s.mu.Lock()
-	down, stall, stallDone := s.down, s.stall, s.stallDone
-	s.mu.Unlock()
-	if down {
+// serveRequest answers a request other than the events WebSocket's, that
+// arrived at at: 503 while down, 401 without credentials, held while
+// stalled (until the client gives up: gone), then REST.
+func (s *Server) serveRequest(w http.ResponseWriter, at time.Time, method, path, rawQuery, auth string, body []byte, gone func() <-chan struct{}) {
+	g := s.gate.Load()
+	if g != nil && g.down {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 		return
 	}
@@ -631,20 +657,20 @@ func (s *Server) serveRequest(w http.ResponseWriter, method, path, rawQuery, aut
 		unauthorized(w)
 		return
 	}
-	if stall {
-		g := gone()
+	if g != nil && g.stallDone != nil {
+		left := gone()
 		select {
-		case <-stallDone:
-		case <-g:
+		case <-g.stallDone:
+		case <-left:
 			return
 		}
 		select {
-		case <-g: // both: the client gave up first
+		case <-left: // both: the client gave up first
 			return
 		default:
 		}
 	}
-	s.serveREST(w, method, path, rawQuery, body)
+	s.serveREST(w, at, method, path, rawQuery, body)
 }
 
 func unauthorized(w http.ResponseWriter) {
