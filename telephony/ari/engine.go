@@ -5,7 +5,9 @@
 // It owns its transport instead of using the ari/v5 native client, whose
 // v5.3.1 crashes on unknown event types, hangs when Asterisk is
 // unreachable, has no request deadlines and drops events past a 100-event
-// buffer. It uses the library's data types to decode events. One reader
+// buffer: REST over a pool of kept-alive HTTP/1.1 connections
+// (transport.go), events over its own WebSocket client (websocket.go),
+// each event decoded only as far as its type needs (events.go). One reader
 // goroutine handles the events in order, doing only non-blocking work, so
 // a slow call flow never delays the events of other calls, and digits go
 // to each call through a queue that never drops.
