@@ -133,14 +133,16 @@ func (c *channel) json() channelJSON {
 }
 
 // emitChannel raises a channel event when the app hears about the channel.
+// The event's other members are in extra, which becomes the event.
 func (s *Server) emitChannel(c *channel, typ string, extra map[string]any) {
 	if !c.inStasis && !c.subscribed {
 		return
 	}
-	ev := map[string]any{"type": typ, "channel": c.json()}
-	for k, v := range extra {
-		ev[k] = v
+	ev := extra
+	if ev == nil {
+		ev = make(map[string]any, 5)
 	}
+	ev["type"], ev["channel"] = typ, c.json()
 	s.emit(ev)
 	if c.phone != nil {
 		c.phone.observe(ev)

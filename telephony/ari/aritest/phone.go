@@ -47,7 +47,7 @@ type Phone struct {
 
 	mu        sync.Mutex
 	events    []Event
-	changed   chan struct{}
+	changed   chan struct{} // closed at the next event; made by a Next that waits
 	cursor    int
 	heardDTMF string
 	pressedAt []time.Time
@@ -57,7 +57,7 @@ type Phone struct {
 }
 
 func newPhone(s *Server, ch *channel) *Phone {
-	return &Phone{s: s, ch: ch, changed: make(chan struct{}), done: make(chan struct{})}
+	return &Phone{s: s, ch: ch, done: make(chan struct{})}
 }
 
 // Inbound describes a call into the dialplan's Stasis(app,args...).
@@ -159,8 +159,7 @@ func (p *Phone) observe(ev map[string]any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.events = append(p.events, Event(ev))
-	close(p.changed)
-	p.changed = make(chan struct{})
+	p.wake()
 }
 
 func (p *Phone) end(cause int) {
@@ -171,8 +170,7 @@ func (p *Phone) end(cause int) {
 	default:
 		p.cause = cause
 		close(p.done)
-		close(p.changed)
-		p.changed = make(chan struct{})
+		p.wake()
 	}
 }
 
@@ -255,6 +253,9 @@ func (p *Phone) Next(ctx context.Context, match func(Event) bool) (Event, error)
 			}
 		}
 		p.forget()
+		if p.changed == nil {
+			p.changed = make(chan struct{})
+		}
 		changed := p.changed
 		gone := false
 		select {
@@ -271,6 +272,14 @@ func (p *Phone) Next(ctx context.Context, match func(Event) bool) (Event, error)
 		case <-ctx.Done():
 			return nil, fmt.Errorf("aritest: await event: %w", ctx.Err())
 		}
+	}
+}
+
+// wake wakes the Next that waits, if any (p.mu held).
+func (p *Phone) wake() {
+	if p.changed != nil {
+		close(p.changed)
+		p.changed = nil
 	}
 }
 
