@@ -72,6 +72,9 @@ func PlayCollect(ctx context.Context, call Call, prompts []string, opts Collect)
 		}
 	}
 
+	if complete {
+		return got.String(), nil
+	}
 	wait := opts.FirstDigit
 	if got.Len() > 0 {
 		wait = opts.InterDigit
