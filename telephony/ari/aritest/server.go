@@ -777,7 +777,8 @@ func upgrade(w http.ResponseWriter, r *http.Request) (*wsConn, error) {
 		return nil, err
 	}
 	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	c := &wsConn{conn: conn, rd: brw.Reader, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	c := &wsConn{conn: conn, rd: brw.Reader, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		queue: make([]byte, 0, 64<<10), spare: make([]byte, 0, 64<<10)}
 	// The 101 goes out as the first write of run, after the connection is
 	// registered: a client that saw it can rely on getting events.
 	c.queue = append(c.queue, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+
@@ -863,9 +864,14 @@ func (c *wsConn) run() {
 func writeJSON(w http.ResponseWriter, status int, body any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	if body != nil {
-		_, _ = w.Write(append(appendJSON(nil, body), '\n'))
+	if body == nil {
+		return
 	}
+	if rw, ok := w.(*respWriter); ok { // straight into its buffer
+		rw.body = append(appendJSON(rw.body, body), '\n')
+		return
+	}
+	_, _ = w.Write(append(appendJSON(nil, body), '\n'))
 }
 
 // splitPath returns the unescaped segments of an /ari/... path.
