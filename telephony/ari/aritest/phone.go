@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -47,7 +48,8 @@ type Phone struct {
 
 	mu        sync.Mutex
 	events    []Event
-	changed   chan struct{} // closed at the next event; made by a Next that waits
+	changed   chan struct{} // closed at the next event a Next waits for; made by a Next that waits
+	waiting   []string      // the event types Nexts wait for ("": any)
 	cursor    int
 	heardDTMF string
 	pressedAt []time.Time
@@ -159,7 +161,8 @@ func (p *Phone) observe(ev map[string]any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.events = append(p.events, Event(ev))
-	p.wake()
+	typ, _ := ev["type"].(string)
+	p.wake(typ)
 }
 
 func (p *Phone) end(cause int) {
@@ -170,7 +173,7 @@ func (p *Phone) end(cause int) {
 	default:
 		p.cause = cause
 		close(p.done)
-		p.wake()
+		p.wake("")
 	}
 }
 
@@ -242,6 +245,12 @@ func (p *Phone) Played() []string {
 // returned) that matches. It fails when ctx ends or the channel is gone
 // without a match.
 func (p *Phone) Next(ctx context.Context, match func(Event) bool) (Event, error) {
+	return p.next(ctx, "", match)
+}
+
+// next is Next; typ, if not "", is the only event type match accepts, so
+// that other events need not wake it.
+func (p *Phone) next(ctx context.Context, typ string, match func(Event) bool) (Event, error) {
 	for {
 		p.mu.Lock()
 		for ; p.cursor < len(p.events); p.cursor++ {
@@ -263,24 +272,41 @@ func (p *Phone) Next(ctx context.Context, match func(Event) bool) (Event, error)
 			gone = true
 		default:
 		}
+		if !gone {
+			p.waiting = append(p.waiting, typ)
+		}
 		p.mu.Unlock()
 		if gone {
 			return nil, errors.New("aritest: channel gone")
 		}
+		var err error
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("aritest: await event: %w", ctx.Err())
+			err = fmt.Errorf("aritest: await event: %w", ctx.Err())
+		}
+		p.mu.Lock()
+		if i := slices.Index(p.waiting, typ); i >= 0 {
+			p.waiting = slices.Delete(p.waiting, i, i+1)
+		}
+		p.mu.Unlock()
+		if err != nil {
+			return nil, err
 		}
 	}
 }
 
-// wake wakes the Next that waits, if any (p.mu held).
-func (p *Phone) wake() {
-	if p.changed != nil {
-		close(p.changed)
-		p.changed = nil
+// wake wakes the Nexts that wait, if any, for an event of type typ ("":
+// any) (p.mu held).
+func (p *Phone) wake(typ string) {
+	if p.changed == nil {
+		return
 	}
+	if typ != "" && !slices.Contains(p.waiting, "") && !slices.Contains(p.waiting, typ) {
+		return
+	}
+	close(p.changed)
+	p.changed = nil
 }
 
 // forget drops the events Next is past, with Options.NoHistory.
@@ -295,7 +321,7 @@ func (p *Phone) forget() {
 
 // NextType waits for the next event of the type.
 func (p *Phone) NextType(ctx context.Context, typ string) (Event, error) {
-	return p.Next(ctx, func(e Event) bool { return e.Type() == typ })
+	return p.next(ctx, typ, func(e Event) bool { return e.Type() == typ })
 }
 
 // Press sends DTMF digits, each as one ChannelDtmfReceived at the end of
