@@ -39,8 +39,8 @@ import (
 // Reported: events/s handled by the backend; p50/p99 from a key press (the
 // fake queueing ChannelDtmfReceived) to the backend's next REST request
 // for that call; CPU (user and system, both sides) per event; heap per
-// call in Stasis (backend and fake together, so an upper bound for the
-// backend). The fake keeps no history (Options.NoHistory): its records
+// call in Stasis and bytes allocated per event (backend and fake
+// together, so upper bounds for the backend). The fake keeps no history (Options.NoHistory): its records
 // would be most of the heap and of the GC work. The goroutines carry pprof
 // labels, so that a CPU profile splits the CPU between the sides:
 //
@@ -132,6 +132,8 @@ func benchCalls(b *testing.B, n int, every time.Duration) {
 	perCall := (float64(after.HeapInuse) - float64(before.HeapInuse)) / float64(n)
 
 	handled0, _, _ := eng.EventCounts()
+	var ms0 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	start := time.Now()
@@ -164,6 +166,8 @@ func benchCalls(b *testing.B, n int, every time.Duration) {
 	b.StopTimer()
 	cpu := cpuTime() - cpu0
 	handled1, _, _ := eng.EventCounts()
+	var ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms1)
 
 	// latency: each press to the next request about that call
 	reqs.mu.Lock()
@@ -188,6 +192,9 @@ func benchCalls(b *testing.B, n int, every time.Duration) {
 	// figures would be on an idle machine, whatever else runs now
 	b.ReportMetric(float64(cpu.Microseconds())/float64(handled1-handled0), "cpu-µs/event")
 	b.ReportMetric(perCall, "heap-B/call")
+	// allocated (both sides) per event: what drives the GC, whose cycles
+	// make the tail of the latency
+	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(handled1-handled0), "alloc-B/event")
 	for _, p := range phones {
 		p.Hangup()
 	}
