@@ -86,3 +86,66 @@ func TestStamp(t *testing.T) {
 		}
 	}
 }
+
+// TestFevent: an event raised from fields encodes as its map would, in
+// Asterisk's member order, and its map holds what tests read.
+func TestFevent(t *testing.T) {
+	ch := (&channel{id: "c1", name: "PJSIP/sipp-1", state: "Up", callerNum: "13800000001"}).json()
+	pb := (&playback{id: "pb-1", media: "sound:menu", target: "channel:c1", lang: "zh", state: "done"}).json()
+	for _, tc := range []struct {
+		name  string
+		e     fevent
+		order string // the members' order
+		field string // a field tests read
+		want  string
+	}{
+		{"digit", fevent{typ: "ChannelDtmfReceived", hasCh: true, ch: ch, extra: map[string]any{"digit": "1", "duration_ms": 280}},
+			"type timestamp channel digit duration_ms asterisk_id application", "channel.state", "Up"},
+		{"playback", fevent{typ: "PlaybackFinished", hasPb: true, pb: pb},
+			"type timestamp playback asterisk_id application", "playback.media_uri", "sound:menu"},
+		{"no extra", fevent{typ: "StasisEnd", hasCh: true, ch: ch},
+			"type timestamp channel asterisk_id application", "channel.id", "c1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.e.stamp, tc.e.app = "2026-11-29T20:13:22.831+0000", "hotline"
+			got := tc.e.appendJSON(nil)
+			want, _ := json.Marshal(tc.e.event())
+			var g, w any
+			if err := json.Unmarshal(got, &g); err != nil {
+				t.Fatalf("%s: %v", got, err)
+			}
+			_ = json.Unmarshal(want, &w)
+			if !reflect.DeepEqual(g, w) {
+				t.Errorf("got %s\nwant %s", got, want)
+			}
+			if order := strings.Join(topKeys(t, got), " "); order != tc.order {
+				t.Errorf("order %q, want %q", order, tc.order)
+			}
+			if v := Event(tc.e.event()).Field(tc.field); v != tc.want {
+				t.Errorf("%s = %q, want %q", tc.field, v, tc.want)
+			}
+		})
+	}
+}
+
+// topKeys returns the members' names of the JSON object b, in order.
+func topKeys(t *testing.T, b []byte) []string {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("%s: not an object", b)
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, tok.(string))
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
+}

@@ -132,20 +132,15 @@ func (c *channel) json() channelJSON {
 	}
 }
 
-// emitChannel raises a channel event when the app hears about the channel.
-// The event's other members are in extra, which becomes the event.
+// emitChannel raises a channel event when the app hears about the channel;
+// extra holds its other members (nil for none).
 func (s *Server) emitChannel(c *channel, typ string, extra map[string]any) {
 	if !c.inStasis && !c.subscribed {
 		return
 	}
-	ev := extra
-	if ev == nil {
-		ev = make(map[string]any, 5)
-	}
-	ev["type"], ev["channel"] = typ, c.json()
-	s.emit(ev)
+	e := s.emitEvent(fevent{typ: typ, hasCh: true, ch: c.json(), extra: extra})
 	if c.phone != nil {
-		c.phone.observe(ev)
+		c.phone.observe(e)
 	}
 }
 
@@ -329,10 +324,9 @@ func (p *playback) json() playbackJSON {
 }
 
 func (s *Server) emitPlayback(p *playback, typ string) {
-	ev := map[string]any{"type": typ, "playback": p.json()}
-	s.emit(ev)
+	e := s.emitEvent(fevent{typ: typ, hasPb: true, pb: p.json()})
 	if ch := s.playbackChannel(p); ch != nil && ch.phone != nil {
-		ch.phone.observe(ev)
+		ch.phone.observe(e)
 	}
 }
 
@@ -441,7 +435,7 @@ func (s *Server) emitRecording(r *recording, typ string) {
 	s.emit(ev)
 	if id, ok := strings.CutPrefix(r.target, "channel:"); ok {
 		if ch := s.channels[id]; ch != nil && ch.phone != nil {
-			ch.phone.observe(ev)
+			ch.phone.observe(fevent{typ: typ, extra: ev, m: ev})
 		}
 	}
 }

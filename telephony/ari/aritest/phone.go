@@ -47,7 +47,7 @@ type Phone struct {
 	ch *channel // guarded by s.mu
 
 	mu        sync.Mutex
-	events    []Event
+	events    []fevent
 	changed   chan struct{} // closed at the next event a Next waits for; made by a Next that waits
 	waiting   []string      // the event types Nexts wait for ("": any)
 	cursor    int
@@ -157,12 +157,11 @@ func (p *Phone) Endpoint() string {
 func (p *Phone) ID() string { return p.ch.id } // set once at creation
 
 // observe records an event concerning this phone's channel.
-func (p *Phone) observe(ev map[string]any) {
+func (p *Phone) observe(e fevent) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.events = append(p.events, Event(ev))
-	typ, _ := ev["type"].(string)
-	p.wake(typ)
+	p.events = append(p.events, e)
+	p.wake(e.typ)
 }
 
 func (p *Phone) end(cause int) {
@@ -227,7 +226,11 @@ func (p *Phone) HeardDTMF() string {
 func (p *Phone) Events() []Event {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]Event(nil), p.events...)
+	out := make([]Event, len(p.events))
+	for i := range p.events {
+		out[i] = p.events[i].event()
+	}
+	return out
 }
 
 // Played returns the media URIs started on this channel, in order.
@@ -254,7 +257,11 @@ func (p *Phone) next(ctx context.Context, typ string, match func(Event) bool) (E
 	for {
 		p.mu.Lock()
 		for ; p.cursor < len(p.events); p.cursor++ {
-			if ev := p.events[p.cursor]; match(ev) {
+			e := &p.events[p.cursor]
+			if typ != "" && e.typ != typ {
+				continue
+			}
+			if ev := e.event(); match(ev) {
 				p.cursor++
 				p.forget()
 				p.mu.Unlock()

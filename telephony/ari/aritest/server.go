@@ -560,17 +560,29 @@ func (s *Server) scale(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * s.opts.TimeScale)
 }
 
-// emit sends an event to the application's connection (if any). It must
-// be called with s.mu held: events leave in the order they were raised.
+// emit sends an event, built as a map, to the application's connection
+// (if any). It must be called with s.mu held: events leave in the order
+// they were raised.
 func (s *Server) emit(ev map[string]any) {
 	ev["timestamp"] = s.stamp()
-	ev["asterisk_id"] = "00:00:00:00:00:00"
+	ev["asterisk_id"] = asteriskID
 	ev["application"] = s.opts.App
 	if s.conn == nil {
 		return // Asterisk drops events while the app is not connected
 	}
 	s.scratch = appendMap(s.scratch[:0], ev, eventFirst, eventLast)
 	s.conn.send(s.scratch)
+}
+
+// emitEvent sends a channel or playback event (s.mu held), and returns it
+// stamped.
+func (s *Server) emitEvent(e fevent) fevent {
+	e.stamp, e.app = s.stamp(), s.opts.App
+	if s.conn != nil {
+		s.scratch = e.appendJSON(s.scratch[:0])
+		s.conn.send(s.scratch)
+	}
+	return e
 }
 
 // The members Asterisk puts first and last in an event.
