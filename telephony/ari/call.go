@@ -522,8 +522,9 @@ func (c *call) Hangup(ctx context.Context, reason telephony.Reason) error {
 // byUnknown marks an end whose cause was not seen (events were down).
 const byUnknown = "?"
 
-// finishCall ends the call once: End is set, Done closed, its playbacks
-// end with "hung up" and the engine forgets it.
+// finishCall ends the call once: End is set, Done closed, the flow's
+// context cancelled, its playbacks end with "hung up" and the engine
+// forgets it.
 func (e *Engine) finishCall(c *call, cause int, by string) {
 	c.mu.Lock()
 	if c.finished {
@@ -553,6 +554,7 @@ func (e *Engine) finishCall(c *call, cause int, by string) {
 		pbs = append(pbs, pb)
 	}
 	close(c.done)
+	cancelFlow := c.cancelFlow
 	c.mu.Unlock()
 	e.mu.Lock()
 	if e.calls[c.id] == c {
@@ -563,6 +565,9 @@ func (e *Engine) finishCall(c *call, cause int, by string) {
 		e.finishPlayback(pb, &telephony.CallError{Op: "play", Reason: telephony.ReasonHungUp})
 	}
 	c.log.Info("call ended", "reason", end.Reason, "by", end.By, "cause", end.Cause)
+	if cancelFlow != nil { // last, as a goroutine watching Done did
+		cancelFlow()
+	}
 }
 
 // Dial originates a call and waits until it is answered (StasisStart) or

@@ -647,16 +647,14 @@ func (e *Engine) runHandler(root context.Context, c *call, h telephony.Handler) 
 	defer e.handlers.Done()
 	ctx, cancel := context.WithCancel(root)
 	defer cancel()
+	// the call's end cancels the flow (finishCall calls cancelFlow)
 	c.mu.Lock()
 	c.cancelFlow = cancel
+	ended := c.finished
 	c.mu.Unlock()
-	go func() {
-		select {
-		case <-c.done:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	if ended {
+		cancel()
+	}
 	func() {
 		defer func() {
 			if r := recover(); r != nil {

@@ -114,8 +114,8 @@ func (c *restClient) do(ctx context.Context, method, path string, q query, body,
 		}
 		payload = b
 	}
-	req := request{method: method, prefix: c.prefix, path: path, query: q, auth: c.auth, payload: payload, deadline: deadline}
-	status, data, err := c.pool.roundTrip(ctx, &req, out != nil)
+	req := request{method: method, prefix: c.prefix, path: path, query: q, auth: c.auth, payload: payload}
+	status, data, err := c.pool.roundTrip(ctx, &req, deadline, out != nil)
 	if err != nil {
 		return fmt.Errorf("ari %s %s: %w: %w", method, path, ErrUnreachable, err)
 	}

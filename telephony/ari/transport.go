@@ -38,19 +38,19 @@ type httpPool struct {
 type httpConn struct {
 	c    net.Conn
 	br   *bufio.Reader
-	bw   *bufio.Writer
 	used time.Time
-	line []byte // the request line, reused
+	out  []byte // the request being sent, reused
 	body []byte // the answer's body, reused
 }
 
-// request is one REST request.
+// request is one REST request. (Its deadline travels beside it: a
+// time.Time handed to the connection would make the escape analysis move
+// every request, and its query, to the heap.)
 type request struct {
 	method, prefix, path string
 	query                query
 	auth                 string
 	payload              []byte
-	deadline             time.Time
 }
 
 // maxConns bounds the connections to Asterisk: past it requests wait for
@@ -119,7 +119,7 @@ func (p *httpPool) get(ctx context.Context, deadline time.Time) (hc *httpConn, r
 		}
 		c = tc
 	}
-	return &httpConn{c: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 4<<10)}, false, nil
+	return &httpConn{c: c, br: bufio.NewReaderSize(c, 16<<10)}, false, nil
 }
 
 // put returns a connection that can carry another request.
@@ -137,16 +137,16 @@ func (p *httpPool) discard(hc *httpConn) {
 	<-p.slots
 }
 
-// roundTrip sends one request and reads the answer, within ctx and the
-// request's deadline. The body is returned for an error status, or when
+// roundTrip sends one request and reads the answer, within ctx and
+// deadline. The body is returned for an error status, or when
 // wantBody.
-func (p *httpPool) roundTrip(ctx context.Context, r *request, wantBody bool) (status int, body []byte, err error) {
+func (p *httpPool) roundTrip(ctx context.Context, r *request, deadline time.Time, wantBody bool) (status int, body []byte, err error) {
 	for attempt := 0; ; attempt++ {
-		hc, reused, err := p.get(ctx, r.deadline)
+		hc, reused, err := p.get(ctx, deadline)
 		if err != nil {
 			return 0, nil, err
 		}
-		status, data, keep, err := p.exchange(ctx, hc, r)
+		status, data, keep, err := p.exchange(ctx, hc, r, deadline)
 		if err != nil {
 			p.discard(hc)
 			if ctx.Err() != nil {
@@ -184,40 +184,39 @@ var longAgo = time.Unix(1, 0)
 
 // exchange writes the request and reads the answer on hc. The body is in
 // hc's buffer: valid until hc's next request.
-func (p *httpPool) exchange(ctx context.Context, hc *httpConn, r *request) (int, []byte, bool, error) {
-	_ = hc.c.SetDeadline(r.deadline)
+func (p *httpPool) exchange(ctx context.Context, hc *httpConn, r *request, deadline time.Time) (int, []byte, bool, error) {
+	_ = hc.c.SetDeadline(deadline)
 	if ctx.Done() != nil {
 		stop := context.AfterFunc(ctx, func() { _ = hc.c.SetDeadline(longAgo) })
 		defer stop()
 	}
 
-	l := append(hc.line[:0], r.method...)
-	l = append(l, ' ')
-	l = append(l, r.prefix...)
-	l = append(l, r.path...)
+	// the whole request, built in the connection's buffer, in one write
+	b := append(hc.out[:0], r.method...)
+	b = append(b, ' ')
+	b = append(b, r.prefix...)
+	b = append(b, r.path...)
 	if len(r.query) > 0 {
-		l = append(l, '?')
-		l = appendQuery(l, r.query)
+		b = append(b, '?')
+		b = appendQuery(b, r.query)
 	}
-	hc.line = l
-	w := hc.bw
-	w.Write(l)
-	w.WriteString(" HTTP/1.1\r\nHost: ")
-	w.WriteString(p.host)
-	w.WriteString("\r\nAuthorization: ")
-	w.WriteString(r.auth)
-	w.WriteString("\r\nAccept: application/json\r\n")
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, p.host...)
+	b = append(b, "\r\nAuthorization: "...)
+	b = append(b, r.auth...)
+	b = append(b, "\r\nAccept: application/json\r\n"...)
 	if r.payload != nil {
-		w.WriteString("Content-Type: application/json\r\n")
+		b = append(b, "Content-Type: application/json\r\n"...)
 	}
 	if r.payload != nil || r.method == "POST" || r.method == "PUT" {
-		w.WriteString("Content-Length: ")
-		w.WriteString(strconv.Itoa(len(r.payload)))
-		w.WriteString("\r\n")
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, int64(len(r.payload)), 10)
+		b = append(b, "\r\n"...)
 	}
-	w.WriteString("\r\n")
-	w.Write(r.payload)
-	if err := w.Flush(); err != nil {
+	b = append(b, "\r\n"...)
+	b = append(b, r.payload...)
+	hc.out = b
+	if _, err := hc.c.Write(b); err != nil {
 		return 0, nil, false, fmt.Errorf("send: %w", err)
 	}
 	status, body, keep, err := readResponse(hc.br, hc.body[:0])
