@@ -154,7 +154,7 @@ func benchCalls(b *testing.B, n int, every time.Duration) {
 					b.Error(err)
 					return
 				}
-				if _, err := p.NextType(wctx, "PlaybackStarted"); err != nil {
+				if err := p.Await(wctx, "PlaybackStarted"); err != nil {
 					b.Errorf("call %s: %v (flow ended?)", p.ID(), err)
 					return
 				}

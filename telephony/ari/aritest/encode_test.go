@@ -1,9 +1,12 @@
 package aritest
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -148,4 +151,60 @@ func topKeys(t *testing.T, b []byte) []string {
 		}
 	}
 	return keys
+}
+
+// TestAwaitAndNoHistory: Await finds events by type as NextType does;
+// without history a phone forgets what Next is past, and OnRequest still
+// sees every request.
+func TestAwaitAndNoHistory(t *testing.T) {
+	var seen []string
+	var mu sync.Mutex
+	srv, err := Start(Options{NoHistory: true, OnRequest: func(r Request) {
+		mu.Lock()
+		seen = append(seen, r.Method+" "+r.Path)
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ws := dialWS(t, srv, "/ari/events?app=hotline")
+	defer ws.ws.Close()
+	if err := srv.AwaitConnected(t.Context(), true); err != nil {
+		t.Fatal(err)
+	}
+	p, err := srv.Call(Inbound{Caller: "13800000001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.Await(ctx, "StasisStart"); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range "12" {
+		if err := p.Press(string(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev, err := p.NextType(ctx, "ChannelDtmfReceived")
+	if err != nil || ev.Field("digit") != "1" || ev.Field("duration_ms") != "280" || ev.Field("channel.id") != p.ID() {
+		t.Fatalf("first digit event %v, %v", ev, err)
+	}
+	if err := p.Await(ctx, "ChannelDtmfReceived"); err != nil {
+		t.Fatal(err)
+	}
+	if evs := p.Events(); len(evs) != 0 {
+		t.Errorf("events kept: %v, want none", evs)
+	}
+	resp, err := http.Get(srv.URL() + "/asterisk/ping?api_key=hotline:hotline-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 1 || seen[0] != "GET /ari/asterisk/ping" || len(srv.Requests()) != 0 || len(srv.History()) != 0 {
+		t.Errorf("OnRequest saw %q; kept %d requests, %d history lines; want the ping seen, nothing kept", seen, len(srv.Requests()), len(srv.History()))
+	}
 }

@@ -1,5 +1,7 @@
 package aritest
 
+import "strconv"
+
 // fevent is an event as the fake raised it: the channel and playback
 // events, nearly all of them, in fields; the others as the map they were
 // built as. The Event map a test sees is made from it only when a test
@@ -8,6 +10,7 @@ package aritest
 type fevent struct {
 	typ, stamp, app string
 	hasCh, hasPb    bool
+	digit           string         // ChannelDtmfReceived: "digit" (and "duration_ms": 280)
 	ch              channelJSON    // the "channel" member, if hasCh
 	pb              playbackJSON   // the "playback" member, if hasPb
 	extra           map[string]any // other members (the whole event when m is)
@@ -31,9 +34,16 @@ func (e *fevent) event() Event {
 	if e.hasPb {
 		m["playback"] = e.pb
 	}
+	if e.digit != "" {
+		m["digit"], m["duration_ms"] = e.digit, dtmfDuration
+	}
 	e.m = m
 	return m
 }
+
+// dtmfDuration is how long the phones hold a key, in ms, as SIPp's
+// captures show.
+const dtmfDuration = 280
 
 // asteriskID is the lab Asterisk's entity id.
 const asteriskID = "00:00:00:00:00:00"
@@ -52,6 +62,9 @@ func (e *fevent) appendJSON(b []byte) []byte {
 	if e.hasPb {
 		keys = append(keys, "playback")
 	}
+	if e.digit != "" {
+		keys = append(keys, "digit", "duration_ms")
+	}
 	sortStrings(keys)
 	b = append(b, `{"type":`...)
 	b = appendString(b, e.typ)
@@ -66,6 +79,10 @@ func (e *fevent) appendJSON(b []byte) []byte {
 			b = e.ch.appendJSON(b)
 		case k == "playback" && e.hasPb:
 			b = e.pb.appendJSON(b)
+		case k == "digit" && e.digit != "":
+			b = appendString(b, e.digit)
+		case k == "duration_ms" && e.digit != "":
+			b = strconv.AppendInt(b, dtmfDuration, 10)
 		default:
 			b = appendJSON(b, e.extra[k])
 		}

@@ -46,7 +46,7 @@ func (s *Server) serve() {
 // serveConn answers the requests on one connection until it closes or is
 // taken over by a WebSocket.
 func (s *Server) serveConn(c net.Conn) {
-	w := &respWriter{c: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 4<<10), header: http.Header{}}
+	w := &respWriter{c: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 4<<10), header: http.Header{}, params: params{}}
 	defer func() {
 		s.mu.Lock()
 		delete(s.httpConns, c)
@@ -225,6 +225,7 @@ type respWriter struct {
 	status   int
 	body     []byte
 	hijacked bool
+	params   params // the request's parameters, with NoHistory
 
 	watching  chan struct{} // closed when the client is gone (clientGone)
 	watchDone chan struct{}

@@ -135,10 +135,16 @@ func (c *channel) json() channelJSON {
 // emitChannel raises a channel event when the app hears about the channel;
 // extra holds its other members (nil for none).
 func (s *Server) emitChannel(c *channel, typ string, extra map[string]any) {
+	s.raise(c, fevent{typ: typ, extra: extra})
+}
+
+// raise is emitChannel for an event built as fields.
+func (s *Server) raise(c *channel, e fevent) {
 	if !c.inStasis && !c.subscribed {
 		return
 	}
-	e := s.emitEvent(fevent{typ: typ, hasCh: true, ch: c.json(), extra: extra})
+	e.hasCh, e.ch = true, c.json()
+	e = s.emitEvent(e)
 	if c.phone != nil {
 		c.phone.observe(e)
 	}

@@ -15,8 +15,7 @@ type params map[string]string
 
 // readParams merges the query string and a JSON body's top-level values,
 // as Asterisk accepts either; "variables" stays a JSON object.
-func readParams(rawQuery string, body []byte) (params, map[string]string) {
-	p := params{}
+func readParams(p params, rawQuery string, body []byte) (params, map[string]string) {
 	for rawQuery != "" {
 		var kv string
 		kv, rawQuery, _ = strings.Cut(rawQuery, "&")
@@ -69,11 +68,21 @@ var (
 // sent (escaped), raw query, body.
 func (s *Server) serveREST(w http.ResponseWriter, at time.Time, method, path, rawQuery string, body []byte) {
 	seg := splitPath(path)
-	p, vars := readParams(rawQuery, body)
+	// Without history the parameters die with the request: the
+	// connection's map serves them all.
+	p := params{}
+	if rw, ok := w.(*respWriter); ok && s.opts.NoHistory {
+		clear(rw.params)
+		p = rw.params
+	}
+	p, vars := readParams(p, rawQuery, body)
 	s.mu.Lock()
 	concerns := s.concerns(seg)
 	rep := s.route(method, seg, p, vars)
 	req := Request{Method: method, Path: unescape(path), Query: p, Status: rep.status, At: at, Channel: concerns}
+	if s.opts.NoHistory {
+		req.Query = nil
+	}
 	if !s.opts.NoHistory {
 		s.requests = append(s.requests, req)
 	}
@@ -631,7 +640,9 @@ func (s *Server) play(p params, target string, ch *channel) reply {
 	}
 	pb := &playback{id: id, media: media, target: target, lang: lang, state: "queued"}
 	s.playbacks[id] = pb
-	s.logf("play %s %s", strings.SplitN(target, ":", 2)[1], media)
+	if !s.opts.NoHistory {
+		s.logf("play %s %s", strings.SplitN(target, ":", 2)[1], media)
+	}
 	resp := pb.json()
 	if ch != nil && ch.playing != nil {
 		ch.playQueue = append(ch.playQueue, pb) // Asterisk queues playbacks on a channel

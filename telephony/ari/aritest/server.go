@@ -84,7 +84,7 @@ type Options struct {
 	// return nothing, and a phone forgets each event once Next has
 	// returned it or passed over it (Events returns the rest). For load
 	// tests, where the records would be most of the heap; OnRequest still
-	// sees every request.
+	// sees every request, without its Query.
 	NoHistory bool
 	// OnRequest, when set, is called with every REST request answered.
 	OnRequest func(Request)
