@@ -27,6 +27,12 @@ type event struct {
 	Soft      bool
 	Playback  *playbackData
 	Recording *ariv5.LiveRecordingData
+
+	// what Channel and Playback point to when decoded as references: the
+	// reader reuses one event, so that a digit or a finished playback
+	// costs it no allocation but the id
+	chBuf channelData
+	pbBuf playbackData
 }
 
 // channelData is the part of ARI's Channel the backend reads. (The
@@ -103,7 +109,7 @@ var errMalformed = errors.New("not a JSON object")
 func (ev *event) decode(r *rawEvent) error {
 	var err error
 	if r.typ != nil {
-		if ev.Type, err = jsonString(r.typ); err != nil {
+		if ev.Type, err = jsonWord(r.typ); err != nil {
 			return err
 		}
 	}
@@ -148,6 +154,30 @@ func (ev *event) decode(r *rawEvent) error {
 	return nil
 }
 
+// words are the event types and states ARI repeats in every event; a
+// word decodes to one of these strings instead of a new one.
+var words = []string{
+	"StasisStart", "StasisEnd", "ChannelDtmfReceived", "ChannelHangupRequest", "ChannelDestroyed",
+	"ChannelStateChange", "ChannelVarset", "PlaybackStarted", "PlaybackContinuing", "PlaybackFinished",
+	"RecordingStarted", "RecordingFinished", "RecordingFailed", "Dial", "ChannelEnteredBridge",
+	"ChannelLeftBridge", "BridgeCreated", "BridgeDestroyed", "ChannelDialplan", "ChannelCreated",
+	"ChannelCallerId", "ChannelConnectedLine", "DeviceStateChanged", "ChannelHold", "ChannelUnhold",
+	"ChannelTalkingStarted", "ChannelTalkingFinished", "ChannelToneDetected", "ApplicationReplaced",
+	"Up", "Down", "Ring", "Ringing", "queued", "playing", "done", "failed",
+}
+
+// jsonWord is jsonString for the words ARI repeats.
+func jsonWord(raw []byte) (string, error) {
+	if len(raw) >= 2 && raw[0] == '"' {
+		for _, w := range words {
+			if string(raw[1:len(raw)-1]) == w {
+				return w, nil
+			}
+		}
+	}
+	return jsonString(raw)
+}
+
 func orNull(raw []byte) []byte {
 	if raw == nil {
 		return []byte("null")
@@ -172,12 +202,12 @@ func (ev *event) decodeChannelRef(raw []byte) error {
 			state = value
 		}
 	})
-	ch := &channelData{}
+	ch := &ev.chBuf
 	var err error
 	if ch.ID, err = jsonString(orNull(id)); err != nil {
 		return fmt.Errorf("channel id: %w", err)
 	}
-	if ch.State, err = jsonString(orNull(state)); err != nil {
+	if ch.State, err = jsonWord(orNull(state)); err != nil {
 		return fmt.Errorf("channel state: %w", err)
 	}
 	ev.Channel = ch
@@ -201,12 +231,12 @@ func (ev *event) decodePlayback(raw []byte) error {
 			state = value
 		}
 	})
-	pb := &playbackData{}
+	pb := &ev.pbBuf
 	var err error
 	if pb.ID, err = jsonString(orNull(id)); err != nil {
 		return fmt.Errorf("playback id: %w", err)
 	}
-	if pb.State, err = jsonString(orNull(state)); err != nil {
+	if pb.State, err = jsonWord(orNull(state)); err != nil {
 		return fmt.Errorf("playback state: %w", err)
 	}
 	ev.Playback = pb

@@ -50,6 +50,23 @@ func (f *fullEvent) want() event {
 	return ev
 }
 
+// eventView is what handle reads of an event, without the buffers.
+type eventView struct {
+	Type             string
+	Channel          *channelData
+	Args             []string
+	Digit            string
+	Cause, TechCause int
+	Soft             bool
+	Playback         *playbackData
+	Recording        *ariv5.LiveRecordingData
+}
+
+func (ev *event) view() eventView {
+	return eventView{Type: ev.Type, Channel: ev.Channel, Args: ev.Args, Digit: ev.Digit, Cause: ev.Cause,
+		TechCause: ev.TechCause, Soft: ev.Soft, Playback: ev.Playback, Recording: ev.Recording}
+}
+
 // transcriptEvents returns every event frame Asterisk sent in the
 // recorded transcripts.
 func transcriptEvents(t testing.TB) [][]byte {
@@ -101,8 +118,8 @@ func TestDecodeEventAsEncodingJSON(t *testing.T) {
 		if err := decodeEvent(f, &got); err != nil {
 			t.Fatalf("decode %s: %v", f, err)
 		}
-		if want := ref.want(); !reflect.DeepEqual(got, want) {
-			t.Errorf("decode %s:\ngot  %+v\nwant %+v", f, got, want)
+		if want := ref.want(); !reflect.DeepEqual(got.view(), want.view()) {
+			t.Errorf("decode %s:\ngot  %+v\nwant %+v", f, got.view(), want.view())
 		}
 		types[got.Type]++
 	}
@@ -160,8 +177,8 @@ func TestDecodeEvent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("got %+v, want %+v", got, tc.want)
+			if !reflect.DeepEqual(got.view(), tc.want.view()) {
+				t.Errorf("got %+v, want %+v", got.view(), tc.want.view())
 			}
 		})
 	}
@@ -203,8 +220,8 @@ func FuzzDecodeEvent(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decode %q: %v; encoding/json decodes it", b, err)
 		}
-		if want := ref.want(); !reflect.DeepEqual(got, want) {
-			t.Errorf("decode %q:\ngot  %+v\nwant %+v", b, got, want)
+		if want := ref.want(); !reflect.DeepEqual(got.view(), want.view()) {
+			t.Errorf("decode %q:\ngot  %+v\nwant %+v", b, got.view(), want.view())
 		}
 	})
 }
