@@ -18,7 +18,7 @@ var _ telephony.Bridge = (*bridge)(nil)
 
 // NewBridge creates an empty mixing bridge.
 func (e *Engine) NewBridge(ctx context.Context) (telephony.Bridge, error) {
-	id := newID("br")
+	id := e.newID("br")
 	q := query{"type", "mixing", "bridgeId", id, "name", "hotline-" + id}
 	if err := e.rest.do(ctx, "POST", "/bridges", q, nil, nil); err != nil {
 		return nil, fmt.Errorf("create bridge: %w", err)

@@ -209,7 +209,7 @@ func (c *call) Play(ctx context.Context, prompt string) (telephony.Playback, err
 // play starts media on a channel or bridge; c (may be nil for a bridge)
 // owns the playback.
 func (e *Engine) play(ctx context.Context, c *call, target, media string) (*playback, error) {
-	pb := &playback{e: e, id: newID("pb"), call: c, media: media, done: make(chan struct{})}
+	pb := &playback{e: e, id: e.newID("pb"), call: c, media: media, done: make(chan struct{})}
 	// registered before the request: PlaybackStarted/Finished may arrive
 	// before the HTTP answer
 	e.mu.Lock()
@@ -587,7 +587,7 @@ func (e *Engine) Dial(ctx context.Context, req telephony.DialRequest) (telephony
 	if callerID == "" {
 		callerID, callerName = e.cfg.CallerID, e.cfg.CallerName
 	}
-	info := telephony.Info{ID: newID("ob"), Direction: telephony.Outbound, Caller: callerID,
+	info := telephony.Info{ID: e.newID("ob"), Direction: telephony.Outbound, Caller: callerID,
 		CallerName: callerName, Dialled: req.To, Args: req.Args, Started: e.now()}
 	c := e.newCall(info)
 	c.dialing = true

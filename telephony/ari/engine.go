@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,6 +68,9 @@ type Engine struct {
 	connected atomic.Bool
 	handlers  sync.WaitGroup
 
+	idPrefix string        // random, per engine: see newID
+	idSeq    atomic.Uint64 // the ids' counter
+
 	// counters for figures and tests
 	eventsHandled atomic.Int64
 	eventsBad     atomic.Int64
@@ -86,9 +90,12 @@ func New(cfg Config, opts Options) (*Engine, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	var prefix [8]byte
+	_, _ = rand.Read(prefix[:])
 	return &Engine{
 		cfg: cfg, log: opts.Logger.With("engine", "ari"), rest: newRESTClient(&cfg), opts: opts, now: opts.Now,
 		calls: map[string]*call{}, playbacks: map[string]*playback{}, recordings: map[string]*recording{},
+		idPrefix: hex.EncodeToString(prefix[:]) + "-",
 	}, nil
 }
 
@@ -675,9 +682,15 @@ func (e *Engine) runHandler(root context.Context, c *call, h telephony.Handler) 
 	}
 }
 
-// newID returns a fresh id for channels, playbacks, bridges.
-func newID(kind string) string {
-	var b [10]byte
-	_, _ = rand.Read(b[:])
-	return "hl-" + kind + "-" + hex.EncodeToString(b[:])
+// newID returns a fresh id for channels, playbacks, bridges:
+// hl-<kind>-<this engine's random prefix><a counter>, unique across
+// engines and restarts without a random read per id.
+func (e *Engine) newID(kind string) string {
+	var b [48]byte
+	id := append(b[:0], "hl-"...)
+	id = append(id, kind...)
+	id = append(id, '-')
+	id = append(id, e.idPrefix...)
+	id = strconv.AppendUint(id, e.idSeq.Add(1), 36)
+	return string(id)
 }

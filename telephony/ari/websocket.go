@@ -27,7 +27,8 @@ import (
 type wsConn struct {
 	c   net.Conn
 	br  *bufio.Reader
-	msg []byte // the message being read; reused
+	msg []byte   // the message being read; reused
+	hdr [14]byte // a frame's header
 
 	wmu    sync.Mutex // writes: pong, close
 	closed bool
@@ -133,7 +134,7 @@ func (w *wsConn) next(max int) ([]byte, error) {
 	w.msg = w.msg[:0]
 	inMessage, skipping := false, false
 	for {
-		var h [14]byte
+		h := w.hdr[:]
 		if _, err := io.ReadFull(w.br, h[:2]); err != nil {
 			return nil, err
 		}

@@ -70,10 +70,12 @@ func (s *Server) serveREST(w http.ResponseWriter, at time.Time, method, path, ra
 	seg := splitPath(path)
 	// Without history the parameters die with the request: the
 	// connection's map serves them all.
-	p := params{}
+	var p params
 	if rw, ok := w.(*respWriter); ok && s.opts.NoHistory {
 		clear(rw.params)
 		p = rw.params
+	} else {
+		p = params{}
 	}
 	p, vars := readParams(p, rawQuery, body)
 	s.mu.Lock()
