@@ -179,17 +179,20 @@ func stale(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
+// quickAnswer is how long a request waits for the start of its answer
+// before it watches its context for cancellation.
+const quickAnswer = 5 * time.Millisecond
+
 // longAgo is a deadline in the past: it interrupts a blocked read or write.
 var longAgo = time.Unix(1, 0)
 
 // exchange writes the request and reads the answer on hc. The body is in
 // hc's buffer: valid until hc's next request.
 func (p *httpPool) exchange(ctx context.Context, hc *httpConn, r *request, deadline time.Time) (int, []byte, bool, error) {
-	_ = hc.c.SetDeadline(deadline)
-	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { _ = hc.c.SetDeadline(longAgo) })
-		defer stop()
+	if err := ctx.Err(); err != nil {
+		return 0, nil, false, err
 	}
+	_ = hc.c.SetDeadline(deadline)
 
 	// the whole request, built in the connection's buffer, in one write
 	b := append(hc.out[:0], r.method...)
@@ -218,6 +221,29 @@ func (p *httpPool) exchange(ctx context.Context, hc *httpConn, r *request, deadl
 	hc.out = b
 	if _, err := hc.c.Write(b); err != nil {
 		return 0, nil, false, fmt.Errorf("send: %w", err)
+	}
+	if ctx.Done() != nil {
+		// ctx's end interrupts the wait for the answer. Most answers come
+		// within a few milliseconds, so only a request still waiting after
+		// quickAnswer registers for it (that costs allocations).
+		if quick := time.Now().Add(quickAnswer); quick.Before(deadline) {
+			_ = hc.c.SetReadDeadline(quick)
+			_, err := hc.br.Peek(1)
+			switch {
+			case err == nil:
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				if ctx.Err() != nil {
+					return 0, nil, false, ctx.Err()
+				}
+			default:
+				return 0, nil, false, fmt.Errorf("read answer: %w", err)
+			}
+			_ = hc.c.SetReadDeadline(deadline)
+		}
+		if hc.br.Buffered() == 0 {
+			stop := context.AfterFunc(ctx, func() { _ = hc.c.SetDeadline(longAgo) })
+			defer stop()
+		}
 	}
 	status, body, keep, err := readResponse(hc.br, hc.body[:0])
 	hc.body = body[:0]

@@ -16,6 +16,7 @@ import (
 )
 
 func TestHTTPPool(t *testing.T) {
+	held := make(chan struct{}, 1) // a request reached /hold
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if got := r.Header.Get("Authorization"); got != "Basic dTpw" {
 			http.Error(w, `{"message":"Authentication required"}`, http.StatusUnauthorized)
@@ -33,6 +34,9 @@ func TestHTTPPool(t *testing.T) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(`{"value":"` + r.URL.Query().Get("v") + `"}`))
 		case "/ari/slow":
+			<-r.Context().Done()
+		case "/ari/hold":
+			held <- struct{}{}
 			<-r.Context().Done()
 		}
 	}))
@@ -71,6 +75,22 @@ func TestHTTPPool(t *testing.T) {
 		// the pool still works
 		if err := c.do(ctx, "GET", "/echo", query{"v", "after"}, nil, &v); err != nil || v.Value != "after" {
 			t.Fatalf("got %q, %v", v.Value, err)
+		}
+	})
+	t.Run("cancelled while waiting", func(t *testing.T) {
+		// past quickAnswer: the wait watches the context
+		cctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- c.do(cctx, "GET", "/hold", nil, nil, nil) }()
+		<-held
+		cancel()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v, want cancelled", err)
+			}
+		case <-time.After(time.Second): // RequestTimeout is 2s
+			t.Fatal("the request did not end with its context")
 		}
 	})
 	t.Run("refused credentials", func(t *testing.T) {
