@@ -154,7 +154,10 @@ func (w *respWriter) read(rq *request) (*http.Request, error) {
 		value = bytes.TrimSpace(value)
 		switch {
 		case bytes.EqualFold(name, []byte("Authorization")):
-			rq.auth = string(value)
+			if string(value) != w.auth { // the same on every request
+				w.auth = string(value)
+			}
+			rq.auth = w.auth
 		case bytes.EqualFold(name, []byte("Content-Length")):
 			n, err := strconv.ParseInt(string(value), 10, 64)
 			if err != nil || n < 0 || n > maxBody {
@@ -226,6 +229,7 @@ type respWriter struct {
 	body     []byte
 	hijacked bool
 	params   params // the request's parameters, with NoHistory
+	auth     string // the last Authorization header
 
 	watching  chan struct{} // closed when the client is gone (clientGone)
 	watchDone chan struct{}

@@ -67,7 +67,8 @@ var (
 // serveREST answers a REST request that arrived at at: method, path as
 // sent (escaped), raw query, body.
 func (s *Server) serveREST(w http.ResponseWriter, at time.Time, method, path, rawQuery string, body []byte) {
-	seg := splitPath(path)
+	var segBuf [8]string
+	seg := appendSegments(segBuf[:0], path)
 	// Without history the parameters die with the request: the
 	// connection's map serves them all.
 	var p params

@@ -888,15 +888,26 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 
 // splitPath returns the unescaped segments of an /ari/... path.
 func splitPath(path string) []string {
-	p := strings.TrimPrefix(path, "/ari/")
-	parts := strings.Split(strings.Trim(p, "/"), "/")
-	for i, s := range parts {
-		parts[i] = unescape(s)
+	return appendSegments(nil, path)
+}
+
+// appendSegments is splitPath into seg.
+func appendSegments(seg []string, path string) []string {
+	p := strings.Trim(strings.TrimPrefix(path, "/ari/"), "/")
+	for {
+		s, rest, more := strings.Cut(p, "/")
+		seg = append(seg, unescape(s))
+		if !more {
+			return seg
+		}
+		p = rest
 	}
-	return parts
 }
 
 func unescape(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
 	if u, err := url.PathUnescape(s); err == nil {
 		return u
 	}
