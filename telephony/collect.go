@@ -72,6 +72,9 @@ func PlayCollect(ctx context.Context, call Call, prompts []string, opts Collect)
 		}
 	}
 
+	if complete {
+		return got.String(), nil
+	}
 	wait := opts.FirstDigit
 	if got.Len() > 0 {
 		wait = opts.InterDigit
@@ -134,14 +137,22 @@ func stopPlayback(ctx context.Context, pb Playback) error {
 	if err := pb.Stop(ctx); err != nil && ReasonOf(err) != ReasonHungUp {
 		return fmt.Errorf("stop prompt: %w", err)
 	}
-	t := time.NewTimer(stopWait)
-	defer t.Stop()
-	select {
-	case <-pb.Done():
+	stopped := func() error {
 		if err := pb.Err(); err != nil && ReasonOf(err) == ReasonHungUp {
 			return err
 		}
 		return nil
+	}
+	select {
+	case <-pb.Done(): // mostly confirmed by now: no timer
+		return stopped()
+	default:
+	}
+	t := time.NewTimer(stopWait)
+	defer t.Stop()
+	select {
+	case <-pb.Done():
+		return stopped()
 	case <-t.C:
 		return &CallError{Op: "stop prompt", Reason: ReasonTimeout}
 	case <-ctx.Done():

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 
 	"hotline/telephony"
 )
@@ -19,8 +18,8 @@ var _ telephony.Bridge = (*bridge)(nil)
 
 // NewBridge creates an empty mixing bridge.
 func (e *Engine) NewBridge(ctx context.Context) (telephony.Bridge, error) {
-	id := newID("br")
-	q := url.Values{"type": {"mixing"}, "bridgeId": {id}, "name": {"hotline-" + id}}
+	id := e.newID("br")
+	q := query{"type", "mixing", "bridgeId", id, "name", "hotline-" + id}
 	if err := e.rest.do(ctx, "POST", "/bridges", q, nil, nil); err != nil {
 		return nil, fmt.Errorf("create bridge: %w", err)
 	}
@@ -44,7 +43,7 @@ func (b *bridge) Add(ctx context.Context, c telephony.Call) error {
 	if err != nil {
 		return err
 	}
-	if err := b.e.rest.do(ctx, "POST", b.path()+"/addChannel", url.Values{"channel": {ac.id}}, nil, nil); err != nil {
+	if err := b.e.rest.do(ctx, "POST", b.path()+"/addChannel", query{"channel", ac.id}, nil, nil); err != nil {
 		var he *HTTPError
 		if ac.ended() || (errors.As(err, &he) && (he.Status == 400 || he.Status == 422)) {
 			return &telephony.CallError{Op: "bridge add", Reason: telephony.ReasonHungUp, Err: err}
@@ -60,7 +59,7 @@ func (b *bridge) Remove(ctx context.Context, c telephony.Call) error {
 	if err != nil {
 		return err
 	}
-	if err := b.e.rest.do(ctx, "POST", b.path()+"/removeChannel", url.Values{"channel": {ac.id}}, nil, nil); err != nil {
+	if err := b.e.rest.do(ctx, "POST", b.path()+"/removeChannel", query{"channel", ac.id}, nil, nil); err != nil {
 		var he *HTTPError
 		if ac.ended() || (errors.As(err, &he) && (he.Status == 400 || he.Status == 422)) {
 			return nil // not there any more

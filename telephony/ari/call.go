@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -210,7 +209,7 @@ func (c *call) Play(ctx context.Context, prompt string) (telephony.Playback, err
 // play starts media on a channel or bridge; c (may be nil for a bridge)
 // owns the playback.
 func (e *Engine) play(ctx context.Context, c *call, target, media string) (*playback, error) {
-	pb := &playback{e: e, id: newID("pb"), call: c, media: media, done: make(chan struct{})}
+	pb := &playback{e: e, id: e.newID("pb"), call: c, media: media, done: make(chan struct{})}
 	// registered before the request: PlaybackStarted/Finished may arrive
 	// before the HTTP answer
 	e.mu.Lock()
@@ -226,7 +225,7 @@ func (e *Engine) play(ctx context.Context, c *call, target, media string) (*play
 		c.playbacks[pb.id] = pb
 		c.mu.Unlock()
 	}
-	q := url.Values{"media": {media}, "playbackId": {pb.id}, "lang": {e.cfg.Language}}
+	q := query{"media", media, "playbackId", pb.id, "lang", e.cfg.Language}
 	if err := e.rest.do(ctx, "POST", target, q, nil, nil); err != nil {
 		e.dropPlayback(pb)
 		if c != nil {
@@ -329,7 +328,7 @@ func (c *call) SendDigits(ctx context.Context, digits string) error {
 	if strings.Trim(digits, "0123456789*#ABCDabcd,") != "" || digits == "" {
 		return &telephony.CallError{Op: "send digits", Reason: telephony.ReasonError, Err: fmt.Errorf("invalid digits %q", digits)}
 	}
-	if err := c.e.rest.do(ctx, "POST", c.path("/dtmf"), url.Values{"dtmf": {digits}}, nil, nil); err != nil {
+	if err := c.e.rest.do(ctx, "POST", c.path("/dtmf"), query{"dtmf", digits}, nil, nil); err != nil {
 		return c.opErr("send digits", err)
 	}
 	return nil
@@ -372,8 +371,7 @@ func (e *Engine) record(ctx context.Context, c *call, target, name string) (*rec
 		c.recs[name] = r
 		c.mu.Unlock()
 	}
-	q := url.Values{"name": {name}, "format": {e.cfg.RecordingFormat}, "ifExists": {"overwrite"},
-		"maxDurationSeconds": {"0"}, "maxSilenceSeconds": {"0"}, "beep": {"false"}, "terminateOn": {"none"}}
+	q := query{"name", name, "format", e.cfg.RecordingFormat, "ifExists", "overwrite", "maxDurationSeconds", "0", "maxSilenceSeconds", "0", "beep", "false", "terminateOn", "none"}
 	if err := e.rest.do(ctx, "POST", target, q, nil, nil); err != nil {
 		e.dropRecording(r)
 		return nil, err
@@ -502,7 +500,7 @@ func (c *call) Hangup(ctx context.Context, reason telephony.Reason) error {
 		c.localReason = reason
 	}
 	c.mu.Unlock()
-	err := c.e.rest.do(ctx, "DELETE", c.path(""), url.Values{"reason": {reasonToARI(reason)}}, nil, nil)
+	err := c.e.rest.do(ctx, "DELETE", c.path(""), query{"reason", reasonToARI(reason)}, nil, nil)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return c.opErr("hangup", err)
 	}
@@ -524,8 +522,9 @@ func (c *call) Hangup(ctx context.Context, reason telephony.Reason) error {
 // byUnknown marks an end whose cause was not seen (events were down).
 const byUnknown = "?"
 
-// finishCall ends the call once: End is set, Done closed, its playbacks
-// end with "hung up" and the engine forgets it.
+// finishCall ends the call once: End is set, Done closed, the flow's
+// context cancelled, its playbacks end with "hung up" and the engine
+// forgets it.
 func (e *Engine) finishCall(c *call, cause int, by string) {
 	c.mu.Lock()
 	if c.finished {
@@ -555,6 +554,7 @@ func (e *Engine) finishCall(c *call, cause int, by string) {
 		pbs = append(pbs, pb)
 	}
 	close(c.done)
+	cancelFlow := c.cancelFlow
 	c.mu.Unlock()
 	e.mu.Lock()
 	if e.calls[c.id] == c {
@@ -565,6 +565,9 @@ func (e *Engine) finishCall(c *call, cause int, by string) {
 		e.finishPlayback(pb, &telephony.CallError{Op: "play", Reason: telephony.ReasonHungUp})
 	}
 	c.log.Info("call ended", "reason", end.Reason, "by", end.By, "cause", end.Cause)
+	if cancelFlow != nil { // last, as a goroutine watching Done did
+		cancelFlow()
+	}
 }
 
 // Dial originates a call and waits until it is answered (StasisStart) or
@@ -584,7 +587,7 @@ func (e *Engine) Dial(ctx context.Context, req telephony.DialRequest) (telephony
 	if callerID == "" {
 		callerID, callerName = e.cfg.CallerID, e.cfg.CallerName
 	}
-	info := telephony.Info{ID: newID("ob"), Direction: telephony.Outbound, Caller: callerID,
+	info := telephony.Info{ID: e.newID("ob"), Direction: telephony.Outbound, Caller: callerID,
 		CallerName: callerName, Dialled: req.To, Args: req.Args, Started: e.now()}
 	c := e.newCall(info)
 	c.dialing = true
@@ -596,8 +599,7 @@ func (e *Engine) Dial(ctx context.Context, req telephony.DialRequest) (telephony
 	if callerName != "" {
 		cid = strconv.Quote(callerName) + " <" + callerID + ">"
 	}
-	q := url.Values{"endpoint": {req.To}, "app": {e.cfg.Application}, "appArgs": {strings.Join(req.Args, ",")},
-		"callerId": {cid}, "timeout": {strconv.Itoa(int((ring + time.Second - 1) / time.Second))}, "channelId": {c.id}}
+	q := query{"endpoint", req.To, "app", e.cfg.Application, "appArgs", strings.Join(req.Args, ","), "callerId", cid, "timeout", strconv.Itoa(int((ring + time.Second - 1) / time.Second)), "channelId", c.id}
 	c.log.Info("dialling", "to", maskDialString(req.To))
 	// The originate itself is not cut short by ctx: a request cut
 	// mid-way could leave a ringing channel nobody cancels.
@@ -641,7 +643,7 @@ func (e *Engine) cancelDial(c *call) {
 	c.mu.Lock()
 	c.localReason = telephony.ReasonNormal
 	c.mu.Unlock()
-	_ = e.rest.do(ctx, "DELETE", c.path(""), url.Values{"reason_code": {"16"}}, nil, nil)
+	_ = e.rest.do(ctx, "DELETE", c.path(""), query{"reason_code", "16"}, nil, nil)
 	// if it was answered at the last moment, the DELETE hung it up and
 	// its StasisEnd ends it
 	e.failDial(c, 16, 0, errors.New("cancelled"))

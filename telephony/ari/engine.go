@@ -5,7 +5,9 @@
 // It owns its transport instead of using the ari/v5 native client, whose
 // v5.3.1 crashes on unknown event types, hangs when Asterisk is
 // unreachable, has no request deadlines and drops events past a 100-event
-// buffer. It uses the library's data types to decode events. One reader
+// buffer: REST over a pool of kept-alive HTTP/1.1 connections
+// (transport.go), events over its own WebSocket client (websocket.go),
+// each event decoded only as far as its type needs (events.go). One reader
 // goroutine handles the events in order, doing only non-blocking work, so
 // a slow call flow never delays the events of other calls, and digits go
 // to each call through a queue that never drops.
@@ -18,13 +20,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/net/websocket"
 
 	"hotline/telephony"
 )
@@ -63,10 +63,13 @@ type Engine struct {
 	started    bool
 	stop       context.CancelFunc
 	readerDone chan struct{}
-	conn       *websocket.Conn
+	conn       *wsConn
 
 	connected atomic.Bool
 	handlers  sync.WaitGroup
+
+	idPrefix string        // random, per engine: see newID
+	idSeq    atomic.Uint64 // the ids' counter
 
 	// counters for figures and tests
 	eventsHandled atomic.Int64
@@ -87,9 +90,12 @@ func New(cfg Config, opts Options) (*Engine, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	var prefix [8]byte
+	_, _ = rand.Read(prefix[:])
 	return &Engine{
 		cfg: cfg, log: opts.Logger.With("engine", "ari"), rest: newRESTClient(&cfg), opts: opts, now: opts.Now,
 		calls: map[string]*call{}, playbacks: map[string]*playback{}, recordings: map[string]*recording{},
+		idPrefix: hex.EncodeToString(prefix[:]) + "-",
 	}, nil
 }
 
@@ -263,7 +269,7 @@ func (e *Engine) endWithPrompt(c *call, prompt string, reason telephony.Reason) 
 }
 
 // run reads events until stopped, reconnecting with back-off.
-func (e *Engine) run(ctx context.Context, conn *websocket.Conn) {
+func (e *Engine) run(ctx context.Context, conn *wsConn) {
 	defer close(e.readerDone)
 	backoff := e.cfg.ReconnectMin
 	for {
@@ -297,7 +303,7 @@ func (e *Engine) run(ctx context.Context, conn *websocket.Conn) {
 // reconnect re-opens the events WebSocket and re-synchronises: channels
 // that entered the application while we were away are orphans (ended with
 // a prompt); known calls that left it meanwhile are ended.
-func (e *Engine) reconnect(ctx context.Context) (*websocket.Conn, error) {
+func (e *Engine) reconnect(ctx context.Context) (*wsConn, error) {
 	rctx, cancel := context.WithTimeout(ctx, e.cfg.ConnectTimeout)
 	defer cancel()
 	before, err := e.appChannels(rctx)
@@ -454,17 +460,21 @@ func stasisArgs(appData string) []string {
 }
 
 // read handles frames until the connection fails or ctx ends.
-func (e *Engine) read(ctx context.Context, conn *websocket.Conn) error {
+func (e *Engine) read(ctx context.Context, conn *wsConn) error {
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
-	var frame []byte
+	var ev event
 	for {
-		frame = frame[:0]
-		if err := websocket.Message.Receive(conn, &frame); err != nil {
+		frame, err := conn.next(maxFrame)
+		if errors.Is(err, errMessageTooLarge) {
+			e.eventsBad.Add(1)
+			e.log.Warn("oversized event ignored", "limit", maxFrame)
+			continue
+		}
+		if err != nil {
 			return err
 		}
-		ev, err := decodeEvent(frame)
-		if err != nil {
+		if err := decodeEvent(frame, &ev); err != nil {
 			e.eventsBad.Add(1)
 			e.log.Warn("malformed event ignored", "err", err, "bytes", len(frame))
 			continue
@@ -473,7 +483,7 @@ func (e *Engine) read(ctx context.Context, conn *websocket.Conn) error {
 			e.log.Error("another controller took over the application; reconnecting")
 			return errors.New("application replaced")
 		}
-		e.handle(ev)
+		e.handle(&ev)
 		e.eventsHandled.Add(1)
 		if e.opts.OnEvent != nil {
 			e.opts.OnEvent()
@@ -630,7 +640,7 @@ func (e *Engine) fallback(c *call) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.RequestTimeout)
 	defer cancel()
 	c.log.Warn("not taking calls: sending the call back to the dialplan fallback")
-	q := url.Values{"variable": {e.cfg.FallbackVariable}, "value": {"unavailable"}}
+	q := query{"variable", e.cfg.FallbackVariable, "value", "unavailable"}
 	if err := e.rest.do(ctx, "POST", "/channels/"+escape(c.id)+"/variable", q, nil, nil); err != nil {
 		c.log.Warn("mark fallback", "err", err)
 	}
@@ -644,16 +654,14 @@ func (e *Engine) runHandler(root context.Context, c *call, h telephony.Handler) 
 	defer e.handlers.Done()
 	ctx, cancel := context.WithCancel(root)
 	defer cancel()
+	// the call's end cancels the flow (finishCall calls cancelFlow)
 	c.mu.Lock()
 	c.cancelFlow = cancel
+	ended := c.finished
 	c.mu.Unlock()
-	go func() {
-		select {
-		case <-c.done:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	if ended {
+		cancel()
+	}
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
@@ -674,9 +682,15 @@ func (e *Engine) runHandler(root context.Context, c *call, h telephony.Handler) 
 	}
 }
 
-// newID returns a fresh id for channels, playbacks, bridges.
-func newID(kind string) string {
-	var b [10]byte
-	_, _ = rand.Read(b[:])
-	return "hl-" + kind + "-" + hex.EncodeToString(b[:])
+// newID returns a fresh id for channels, playbacks, bridges:
+// hl-<kind>-<this engine's random prefix><a counter>, unique across
+// engines and restarts without a random read per id.
+func (e *Engine) newID(kind string) string {
+	var b [48]byte
+	id := append(b[:0], "hl-"...)
+	id = append(id, kind...)
+	id = append(id, '-')
+	id = append(id, e.idPrefix...)
+	id = strconv.AppendUint(id, e.idSeq.Add(1), 36)
+	return string(id)
 }

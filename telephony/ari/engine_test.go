@@ -313,6 +313,7 @@ func TestBridgeRecordingSurvivesTransfer(t *testing.T) {
 		err error
 	}
 	got := make(chan result, 1)
+	transferred := make(chan struct{})  // the flow is past both legs
 	var engP atomic.Pointer[ari.Engine] // set before the first call arrives
 	h := telephony.HandlerFunc(func(ctx context.Context, caller telephony.Call) {
 		var res result
@@ -354,6 +355,7 @@ func TestBridgeRecordingSurvivesTransfer(t *testing.T) {
 				return
 			}
 		}
+		close(transferred)
 		<-caller.Done()
 		res.rec, res.err = rec.Stop(context.Background())
 	})
@@ -382,6 +384,15 @@ func TestBridgeRecordingSurvivesTransfer(t *testing.T) {
 		t.Fatal(err)
 	}
 	closed(t, unit.Done(), "unit hang-up")
+	// The caller hangs up after the flow has the unit in the bridge (else
+	// the hang-up may cancel the flow's last request, and it fails).
+	select {
+	case <-transferred:
+	case res := <-got:
+		t.Fatalf("flow: %v", res.err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("timed out waiting for the flow to be past the transfers")
+	}
 	caller.Hangup()
 	res := recv(t, got, "flow result")
 	if res.err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,32 +12,32 @@ import (
 	"time"
 
 	ariv5 "github.com/CyCoreSystems/ari/v5"
-	"golang.org/x/net/websocket"
 )
 
-// event is every ARI event the backend acts on, decoded once into the
-// library's data types. Unknown types decode too (Type tells them apart);
-// they are ignored, never a crash.
+// event is what the backend reads of an ARI event. decodeEvent fills in
+// only what handle reads for the event's type; unknown types decode too
+// (Type tells them apart) and are ignored, never a crash.
 type event struct {
-	Type        string                   `json:"type"`
-	Application string                   `json:"application"`
-	Channel     *channelData             `json:"channel"`
-	Peer        *channelData             `json:"peer"`
-	Args        []string                 `json:"args"`
-	Digit       string                   `json:"digit"`
-	Cause       int                      `json:"cause"`
-	TechCause   int                      `json:"tech_cause"`
-	Soft        bool                     `json:"soft"`
-	Dialstatus  string                   `json:"dialstatus"`
-	Playback    *ariv5.PlaybackData      `json:"playback"`
-	Recording   *ariv5.LiveRecordingData `json:"recording"`
-	Bridge      *ariv5.BridgeData        `json:"bridge"`
+	Type      string
+	Channel   *channelData
+	Args      []string
+	Digit     string
+	Cause     int
+	TechCause int
+	Soft      bool
+	Playback  *playbackData
+	Recording *ariv5.LiveRecordingData
+
+	// what Channel and Playback point to when decoded as references: the
+	// reader reuses one event, so that a digit or a finished playback
+	// costs it no allocation but the id
+	chBuf channelData
+	pbBuf playbackData
 }
 
 // channelData is the part of ARI's Channel the backend reads. (The
 // library's ari.ChannelData decodes each channel twice, through a
-// protobuf timestamp; with a channel in nearly every event that doubled
-// the cost of decoding.)
+// protobuf timestamp.)
 type channelData struct {
 	ID     string          `json:"id"`
 	Name   string          `json:"name"`
@@ -51,16 +52,195 @@ type channelData struct {
 	} `json:"dialplan"`
 }
 
-// decodeEvent parses one WebSocket frame.
-func decodeEvent(frame []byte) (*event, error) {
-	var ev event
-	if err := json.Unmarshal(frame, &ev); err != nil {
-		return nil, fmt.Errorf("decode event: %w", err)
+// playbackData is the part of ARI's Playback the backend reads.
+type playbackData struct {
+	ID    string
+	State string
+}
+
+// rawEvent holds the raw top-level members of an event that matter.
+type rawEvent struct {
+	typ, channel, args, digit, cause, techCause, soft, playback, recording []byte
+}
+
+var errNoType = errors.New("no type")
+
+// decodeEvent parses one WebSocket frame into ev. The frame is checked
+// as a whole (as strictly as encoding/json), but only the members the
+// event's type needs are decoded: most events (PlaybackStarted,
+// ChannelVarset, ...) need nothing past their type, and a digit or a
+// finished playback only the ids.
+func decodeEvent(frame []byte, ev *event) error {
+	*ev = event{}
+	var r rawEvent
+	ok := eachMember(frame, func(key, value []byte) {
+		switch string(key) {
+		case "type":
+			r.typ = value
+		case "channel":
+			r.channel = value
+		case "args":
+			r.args = value
+		case "digit":
+			r.digit = value
+		case "cause":
+			r.cause = value
+		case "tech_cause":
+			r.techCause = value
+		case "soft":
+			r.soft = value
+		case "playback":
+			r.playback = value
+		case "recording":
+			r.recording = value
+		}
+	})
+	if !ok {
+		return fmt.Errorf("decode event: %w", errMalformed)
+	}
+	if err := ev.decode(&r); err != nil {
+		return fmt.Errorf("decode event %s: %w", ev.Type, err)
+	}
+	return nil
+}
+
+var errMalformed = errors.New("not a JSON object")
+
+func (ev *event) decode(r *rawEvent) error {
+	var err error
+	if r.typ != nil {
+		if ev.Type, err = jsonWord(r.typ); err != nil {
+			return err
+		}
 	}
 	if ev.Type == "" {
-		return nil, fmt.Errorf("decode event: no type")
+		return errNoType
 	}
-	return &ev, nil
+	switch ev.Type {
+	case "StasisStart":
+		if r.channel != nil {
+			if err := json.Unmarshal(r.channel, &ev.Channel); err != nil {
+				return err
+			}
+		}
+		if r.args != nil {
+			if err := json.Unmarshal(r.args, &ev.Args); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "ChannelDtmfReceived", "ChannelHangupRequest", "StasisEnd", "ChannelDestroyed", "ChannelStateChange":
+		if err := ev.decodeChannelRef(r.channel); err != nil {
+			return err
+		}
+		if ev.Digit, err = jsonString(orNull(r.digit)); err != nil {
+			return err
+		}
+		if ev.Cause, err = jsonInt(r.cause); err != nil {
+			return err
+		}
+		if ev.TechCause, err = jsonInt(r.techCause); err != nil {
+			return err
+		}
+		ev.Soft, err = jsonBool(r.soft)
+		return err
+	case "PlaybackFinished":
+		return ev.decodePlayback(r.playback)
+	case "RecordingFinished", "RecordingFailed":
+		if r.recording != nil {
+			return json.Unmarshal(r.recording, &ev.Recording)
+		}
+	}
+	return nil
+}
+
+// words are the event types and states ARI repeats in every event; a
+// word decodes to one of these strings instead of a new one.
+var words = []string{
+	"StasisStart", "StasisEnd", "ChannelDtmfReceived", "ChannelHangupRequest", "ChannelDestroyed",
+	"ChannelStateChange", "ChannelVarset", "PlaybackStarted", "PlaybackContinuing", "PlaybackFinished",
+	"RecordingStarted", "RecordingFinished", "RecordingFailed", "Dial", "ChannelEnteredBridge",
+	"ChannelLeftBridge", "BridgeCreated", "BridgeDestroyed", "ChannelDialplan", "ChannelCreated",
+	"ChannelCallerId", "ChannelConnectedLine", "DeviceStateChanged", "ChannelHold", "ChannelUnhold",
+	"ChannelTalkingStarted", "ChannelTalkingFinished", "ChannelToneDetected", "ApplicationReplaced",
+	"Up", "Down", "Ring", "Ringing", "queued", "playing", "done", "failed",
+}
+
+// jsonWord is jsonString for the words ARI repeats.
+func jsonWord(raw []byte) (string, error) {
+	if len(raw) >= 2 && raw[0] == '"' {
+		for _, w := range words {
+			if string(raw[1:len(raw)-1]) == w {
+				return w, nil
+			}
+		}
+	}
+	return jsonString(raw)
+}
+
+func orNull(raw []byte) []byte {
+	if raw == nil {
+		return []byte("null")
+	}
+	return raw
+}
+
+// decodeChannelRef reads a channel's id and state.
+func (ev *event) decodeChannelRef(raw []byte) error {
+	if raw == nil || string(raw) == "null" {
+		return nil
+	}
+	if raw[0] != '{' {
+		return fmt.Errorf("channel is not an object")
+	}
+	var id, state []byte
+	eachMember(raw, func(key, value []byte) {
+		switch string(key) {
+		case "id":
+			id = value
+		case "state":
+			state = value
+		}
+	})
+	ch := &ev.chBuf
+	var err error
+	if ch.ID, err = jsonString(orNull(id)); err != nil {
+		return fmt.Errorf("channel id: %w", err)
+	}
+	if ch.State, err = jsonWord(orNull(state)); err != nil {
+		return fmt.Errorf("channel state: %w", err)
+	}
+	ev.Channel = ch
+	return nil
+}
+
+// decodePlayback reads a playback's id and state.
+func (ev *event) decodePlayback(raw []byte) error {
+	if raw == nil || string(raw) == "null" {
+		return nil
+	}
+	if raw[0] != '{' {
+		return fmt.Errorf("playback is not an object")
+	}
+	var id, state []byte
+	eachMember(raw, func(key, value []byte) {
+		switch string(key) {
+		case "id":
+			id = value
+		case "state":
+			state = value
+		}
+	})
+	pb := &ev.pbBuf
+	var err error
+	if pb.ID, err = jsonString(orNull(id)); err != nil {
+		return fmt.Errorf("playback id: %w", err)
+	}
+	if pb.State, err = jsonWord(orNull(state)); err != nil {
+		return fmt.Errorf("playback state: %w", err)
+	}
+	ev.Playback = pb
+	return nil
 }
 
 // channelID is the id of the channel the event is about, "" if none.
@@ -75,23 +255,18 @@ func (ev *event) channelID() string {
 const maxFrame = 1 << 20
 
 // dialEvents opens the application's events WebSocket.
-func dialEvents(ctx context.Context, cfg *Config) (*websocket.Conn, error) {
-	wsCfg, err := websocket.NewConfig(cfg.eventsURL(), "http://localhost/")
-	if err != nil {
-		return nil, fmt.Errorf("events websocket: %w", err)
-	}
-	wsCfg.Header = http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.Username+":"+cfg.Password))}}
+func dialEvents(ctx context.Context, cfg *Config) (*wsConn, error) {
+	header := http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.Username+":"+cfg.Password))}}
 	// ARI sends nothing while no call is active: TCP keep-alive is what
 	// finds an Asterisk that vanished without closing (power loss, a cut
 	// link) within about 25 s, so that the reconnect loop starts.
-	wsCfg.Dialer = &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3}}
+	dialer := &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3}}
 	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
-	conn, err := wsCfg.DialContext(ctx)
+	conn, err := dialWS(ctx, dialer, cfg.eventsURL(), header)
 	if err != nil {
 		return nil, fmt.Errorf("events websocket %s: %w: %w", redact(cfg.eventsURL()), ErrUnreachable, err)
 	}
-	conn.MaxPayloadBytes = maxFrame
 	return conn, nil
 }
 

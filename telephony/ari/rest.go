@@ -70,14 +70,41 @@ func newRESTClient(cfg *Config) *restClient {
 // escape escapes one path segment (recording names may hold "/").
 func escape(s string) string { return url.PathEscape(s) }
 
+// query is a query string's parameters as name, value pairs, in order.
+type query []string
+
+// appendQuery appends q, escaped as url.QueryEscape does.
+func appendQuery(b []byte, q query) []byte {
+	const hex = "0123456789ABCDEF"
+	for i, s := range q {
+		switch {
+		case i == 0:
+		case i%2 == 1:
+			b = append(b, '=')
+		default:
+			b = append(b, '&')
+		}
+		for j := 0; j < len(s); j++ {
+			switch c := s[j]; {
+			case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == '~':
+				b = append(b, c)
+			case c == ' ':
+				b = append(b, '+')
+			default:
+				b = append(b, '%', hex[c>>4], hex[c&15])
+			}
+		}
+	}
+	return b
+}
+
 // do sends one request; q goes in the query string, body (if not nil) as
-// JSON; a JSON answer is decoded into out (if not nil).
-func (c *restClient) do(ctx context.Context, method, path string, q url.Values, body, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	target := c.prefix + path
-	if len(q) > 0 {
-		target += "?" + q.Encode()
+// JSON; a JSON answer is decoded into out (if not nil). The request ends
+// at ctx's deadline or RequestTimeout, whichever comes first.
+func (c *restClient) do(ctx context.Context, method, path string, q query, body, out any) error {
+	deadline := time.Now().Add(c.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
 	}
 	var payload []byte
 	if body != nil {
@@ -87,7 +114,8 @@ func (c *restClient) do(ctx context.Context, method, path string, q url.Values, 
 		}
 		payload = b
 	}
-	status, data, err := c.pool.roundTrip(ctx, method, target, c.auth, payload)
+	req := request{method: method, prefix: c.prefix, path: path, query: q, auth: c.auth, payload: payload}
+	status, data, err := c.pool.roundTrip(ctx, &req, deadline, out != nil)
 	if err != nil {
 		return fmt.Errorf("ari %s %s: %w: %w", method, path, ErrUnreachable, err)
 	}

@@ -132,18 +132,21 @@ func (c *channel) json() channelJSON {
 	}
 }
 
-// emitChannel raises a channel event when the app hears about the channel.
+// emitChannel raises a channel event when the app hears about the channel;
+// extra holds its other members (nil for none).
 func (s *Server) emitChannel(c *channel, typ string, extra map[string]any) {
+	s.raise(c, fevent{typ: typ, extra: extra})
+}
+
+// raise is emitChannel for an event built as fields.
+func (s *Server) raise(c *channel, e fevent) {
 	if !c.inStasis && !c.subscribed {
 		return
 	}
-	ev := map[string]any{"type": typ, "channel": c.json()}
-	for k, v := range extra {
-		ev[k] = v
-	}
-	s.emit(ev)
+	e.hasCh, e.ch = true, c.json()
+	e = s.emitEvent(e)
 	if c.phone != nil {
-		c.phone.observe(ev)
+		c.phone.observe(e)
 	}
 }
 
@@ -297,15 +300,39 @@ func (p *playback) stopTimer() {
 	}
 }
 
-func (p *playback) json() map[string]any {
-	return map[string]any{"id": p.id, "media_uri": p.media, "target_uri": p.target, "language": p.lang, "state": p.state}
+// playbackJSON is ARI's Playback; a struct for the reason channelJSON is.
+type playbackJSON struct {
+	ID        string `json:"id"`
+	MediaURI  string `json:"media_uri"`
+	TargetURI string `json:"target_uri"`
+	Language  string `json:"language"`
+	State     string `json:"state"`
+}
+
+func (p playbackJSON) field(name string) any {
+	switch name {
+	case "id":
+		return p.ID
+	case "media_uri":
+		return p.MediaURI
+	case "target_uri":
+		return p.TargetURI
+	case "language":
+		return p.Language
+	case "state":
+		return p.State
+	}
+	return nil
+}
+
+func (p *playback) json() playbackJSON {
+	return playbackJSON{ID: p.id, MediaURI: p.media, TargetURI: p.target, Language: p.lang, State: p.state}
 }
 
 func (s *Server) emitPlayback(p *playback, typ string) {
-	ev := map[string]any{"type": typ, "playback": p.json()}
-	s.emit(ev)
+	e := s.emitEvent(fevent{typ: typ, hasPb: true, pb: p.json()})
 	if ch := s.playbackChannel(p); ch != nil && ch.phone != nil {
-		ch.phone.observe(ev)
+		ch.phone.observe(e)
 	}
 }
 
@@ -414,7 +441,7 @@ func (s *Server) emitRecording(r *recording, typ string) {
 	s.emit(ev)
 	if id, ok := strings.CutPrefix(r.target, "channel:"); ok {
 		if ch := s.channels[id]; ch != nil && ch.phone != nil {
-			ch.phone.observe(ev)
+			ch.phone.observe(fevent{typ: typ, extra: ev, m: ev})
 		}
 	}
 }

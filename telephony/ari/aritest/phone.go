@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,8 +47,9 @@ type Phone struct {
 	ch *channel // guarded by s.mu
 
 	mu        sync.Mutex
-	events    []Event
-	changed   chan struct{}
+	events    []fevent
+	changed   chan struct{} // closed at the next event a Next waits for; made by a Next that waits
+	waiting   []string      // the event types Nexts wait for ("": any)
 	cursor    int
 	heardDTMF string
 	pressedAt []time.Time
@@ -57,7 +59,7 @@ type Phone struct {
 }
 
 func newPhone(s *Server, ch *channel) *Phone {
-	return &Phone{s: s, ch: ch, changed: make(chan struct{}), done: make(chan struct{})}
+	return &Phone{s: s, ch: ch, done: make(chan struct{})}
 }
 
 // Inbound describes a call into the dialplan's Stasis(app,args...).
@@ -155,12 +157,11 @@ func (p *Phone) Endpoint() string {
 func (p *Phone) ID() string { return p.ch.id } // set once at creation
 
 // observe records an event concerning this phone's channel.
-func (p *Phone) observe(ev map[string]any) {
+func (p *Phone) observe(e fevent) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.events = append(p.events, Event(ev))
-	close(p.changed)
-	p.changed = make(chan struct{})
+	p.events = append(p.events, e)
+	p.wake(e.typ)
 }
 
 func (p *Phone) end(cause int) {
@@ -171,8 +172,7 @@ func (p *Phone) end(cause int) {
 	default:
 		p.cause = cause
 		close(p.done)
-		close(p.changed)
-		p.changed = make(chan struct{})
+		p.wake("")
 	}
 }
 
@@ -226,7 +226,11 @@ func (p *Phone) HeardDTMF() string {
 func (p *Phone) Events() []Event {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]Event(nil), p.events...)
+	out := make([]Event, len(p.events))
+	for i := range p.events {
+		out[i] = p.events[i].event()
+	}
+	return out
 }
 
 // Played returns the media URIs started on this channel, in order.
@@ -244,14 +248,35 @@ func (p *Phone) Played() []string {
 // returned) that matches. It fails when ctx ends or the channel is gone
 // without a match.
 func (p *Phone) Next(ctx context.Context, match func(Event) bool) (Event, error) {
+	return p.next(ctx, "", match)
+}
+
+// next is Next; typ, if not "", is the only event type match accepts, so
+// that other events need not wake it.
+func (p *Phone) next(ctx context.Context, typ string, match func(Event) bool) (Event, error) {
 	for {
 		p.mu.Lock()
 		for ; p.cursor < len(p.events); p.cursor++ {
-			if ev := p.events[p.cursor]; match(ev) {
+			e := &p.events[p.cursor]
+			if typ != "" && e.typ != typ {
+				continue
+			}
+			if match == nil { // Await: the type is the match
 				p.cursor++
+				p.forget()
+				p.mu.Unlock()
+				return nil, nil
+			}
+			if ev := e.event(); match(ev) {
+				p.cursor++
+				p.forget()
 				p.mu.Unlock()
 				return ev, nil
 			}
+		}
+		p.forget()
+		if p.changed == nil {
+			p.changed = make(chan struct{})
 		}
 		changed := p.changed
 		gone := false
@@ -260,21 +285,63 @@ func (p *Phone) Next(ctx context.Context, match func(Event) bool) (Event, error)
 			gone = true
 		default:
 		}
+		if !gone {
+			p.waiting = append(p.waiting, typ)
+		}
 		p.mu.Unlock()
 		if gone {
 			return nil, errors.New("aritest: channel gone")
 		}
+		var err error
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("aritest: await event: %w", ctx.Err())
+			err = fmt.Errorf("aritest: await event: %w", ctx.Err())
+		}
+		p.mu.Lock()
+		if i := slices.Index(p.waiting, typ); i >= 0 {
+			p.waiting = slices.Delete(p.waiting, i, i+1)
+		}
+		p.mu.Unlock()
+		if err != nil {
+			return nil, err
 		}
 	}
 }
 
+// wake wakes the Nexts that wait, if any, for an event of type typ ("":
+// any) (p.mu held).
+func (p *Phone) wake(typ string) {
+	if p.changed == nil {
+		return
+	}
+	if typ != "" && !slices.Contains(p.waiting, "") && !slices.Contains(p.waiting, typ) {
+		return
+	}
+	close(p.changed)
+	p.changed = nil
+}
+
+// forget drops the events Next is past, with Options.NoHistory.
+func (p *Phone) forget() {
+	if !p.s.opts.NoHistory || p.cursor == 0 {
+		return
+	}
+	n := copy(p.events, p.events[p.cursor:])
+	clear(p.events[n:])
+	p.events, p.cursor = p.events[:n], 0
+}
+
+// Await is NextType without the event: for load tests, where making
+// each event's map would cost more than the rest of the fake.
+func (p *Phone) Await(ctx context.Context, typ string) error {
+	_, err := p.next(ctx, typ, nil)
+	return err
+}
+
 // NextType waits for the next event of the type.
 func (p *Phone) NextType(ctx context.Context, typ string) (Event, error) {
-	return p.Next(ctx, func(e Event) bool { return e.Type() == typ })
+	return p.next(ctx, typ, func(e Event) bool { return e.Type() == typ })
 }
 
 // Press sends DTMF digits, each as one ChannelDtmfReceived at the end of
@@ -292,7 +359,7 @@ func (p *Phone) Press(digits string) error {
 		p.mu.Lock()
 		p.pressedAt = append(p.pressedAt, time.Now())
 		p.mu.Unlock()
-		s.emitChannel(ch, "ChannelDtmfReceived", map[string]any{"digit": string(d), "duration_ms": 280})
+		s.raise(ch, fevent{typ: "ChannelDtmfReceived", digit: string(d)})
 		for _, r := range ch.recordings {
 			if strings.ContainsRune(r.terminateOn, d) || (r.terminateOn == "any" && d != 0) {
 				s.finishRecording(r, "done")

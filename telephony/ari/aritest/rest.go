@@ -3,8 +3,8 @@ package aritest
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,30 +15,34 @@ type params map[string]string
 
 // readParams merges the query string and a JSON body's top-level values,
 // as Asterisk accepts either; "variables" stays a JSON object.
-func readParams(r *http.Request) (params, map[string]string) {
-	p := params{}
-	for k, v := range r.URL.Query() {
-		if len(v) > 0 {
-			p[k] = v[0]
+func readParams(p params, rawQuery string, body []byte) (params, map[string]string) {
+	for rawQuery != "" {
+		var kv string
+		kv, rawQuery, _ = strings.Cut(rawQuery, "&")
+		k, v, _ := strings.Cut(kv, "=")
+		k, err1 := url.QueryUnescape(k)
+		v, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil || k == "" {
+			continue
+		}
+		if _, seen := p[k]; !seen { // the first, as url.Values.Get
+			p[k] = v
 		}
 	}
 	var vars map[string]string
-	if r.Body != nil {
-		b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		if len(b) > 0 {
-			var body map[string]json.RawMessage
-			if json.Unmarshal(b, &body) == nil {
-				for k, raw := range body {
-					if k == "variables" {
-						_ = json.Unmarshal(raw, &vars)
-						continue
-					}
-					var sv string
-					if json.Unmarshal(raw, &sv) == nil {
-						p[k] = sv
-					} else {
-						p[k] = strings.Trim(string(raw), `"`)
-					}
+	if len(body) > 0 {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(body, &m) == nil {
+			for k, raw := range m {
+				if k == "variables" {
+					_ = json.Unmarshal(raw, &vars)
+					continue
+				}
+				var sv string
+				if json.Unmarshal(raw, &sv) == nil {
+					p[k] = sv
+				} else {
+					p[k] = strings.Trim(string(raw), `"`)
 				}
 			}
 		}
@@ -60,15 +64,35 @@ var (
 	noContent        = reply{status: 204}
 )
 
-func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
-	at := time.Now()
-	seg := splitPath(r)
-	p, vars := readParams(r)
+// serveREST answers a REST request that arrived at at: method, path as
+// sent (escaped), raw query, body.
+func (s *Server) serveREST(w http.ResponseWriter, at time.Time, method, path, rawQuery string, body []byte) {
+	var segBuf [8]string
+	seg := appendSegments(segBuf[:0], path)
+	// Without history the parameters die with the request: the
+	// connection's map serves them all.
+	var p params
+	if rw, ok := w.(*respWriter); ok && s.opts.NoHistory {
+		clear(rw.params)
+		p = rw.params
+	} else {
+		p = params{}
+	}
+	p, vars := readParams(p, rawQuery, body)
 	s.mu.Lock()
 	concerns := s.concerns(seg)
-	rep := s.route(r.Method, seg, p, vars)
-	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: p, Status: rep.status, At: at, Channel: concerns})
+	rep := s.route(method, seg, p, vars)
+	req := Request{Method: method, Path: unescape(path), Query: p, Status: rep.status, At: at, Channel: concerns}
+	if s.opts.NoHistory {
+		req.Query = nil
+	}
+	if !s.opts.NoHistory {
+		s.requests = append(s.requests, req)
+	}
 	s.mu.Unlock()
+	if s.opts.OnRequest != nil {
+		s.opts.OnRequest(req)
+	}
 	if rep.status == 204 {
 		w.WriteHeader(204)
 		return
@@ -619,7 +643,9 @@ func (s *Server) play(p params, target string, ch *channel) reply {
 	}
 	pb := &playback{id: id, media: media, target: target, lang: lang, state: "queued"}
 	s.playbacks[id] = pb
-	s.logf("play %s %s", strings.SplitN(target, ":", 2)[1], media)
+	if !s.opts.NoHistory {
+		s.logf("play %s %s", strings.SplitN(target, ":", 2)[1], media)
+	}
 	resp := pb.json()
 	if ch != nil && ch.playing != nil {
 		ch.playQueue = append(ch.playQueue, pb) // Asterisk queues playbacks on a channel

@@ -29,7 +29,6 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +38,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -79,6 +79,15 @@ type Options struct {
 	// maxDurationSeconds) and the lab's fixed times (32 s timer B) so that
 	// tests run fast; default 1.
 	TimeScale float64
+
+	// NoHistory keeps no record of what happened: Requests and History
+	// return nothing, and a phone forgets each event once Next has
+	// returned it or passed over it (Events returns the rest). For load
+	// tests, where the records would be most of the heap; OnRequest still
+	// sees every request, without its Query.
+	NoHistory bool
+	// OnRequest, when set, is called with every REST request answered.
+	OnRequest func(Request)
 
 	// RecordingDir, when set, is Asterisk's recording spool: each finished
 	// recording is written there as <name>.wav (see spool.go) before
@@ -125,12 +134,12 @@ func LabEndpoints() map[string]Outcome {
 type Server struct {
 	opts Options
 	ln   net.Listener
-	http *http.Server
 
 	mu         sync.Mutex
 	seq        int
 	conn       *wsConn // the connection that receives the app's events
 	conns      map[*wsConn]bool
+	httpConns  map[net.Conn]bool // open HTTP connections (not WebSockets)
 	channels   map[string]*channel
 	playbacks  map[string]*playback
 	live       map[string]*recording
@@ -139,6 +148,7 @@ type Server struct {
 	requests   []Request
 	stall      bool
 	stallDone  chan struct{}
+	gate       atomic.Pointer[gate] // down and stall, for requests
 	phones     []*Phone
 	phoneAdded chan struct{}
 	connChange chan struct{}
@@ -149,6 +159,11 @@ type Server struct {
 	vnow       time.Duration // manual clock: time since start
 	vbase      time.Time
 	vtimers    []*vtimer
+	basic      string // Username:Password in base64, as Basic auth sends it
+	scratch    []byte // an event being encoded
+	stampMs    int64  // the millisecond stampText is of
+	stampText  string
+	stampSec   []byte // stampText's second, formatted
 }
 
 // Request is a REST request the server answered.
@@ -190,10 +205,12 @@ func Start(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("aritest: listen: %w", err)
 	}
 	s := &Server{
+		basic:      base64.StdEncoding.EncodeToString([]byte(opts.Username + ":" + opts.Password)),
 		vbase:      time.Now(),
 		opts:       opts,
 		ln:         ln,
 		conns:      map[*wsConn]bool{},
+		httpConns:  map[net.Conn]bool{},
 		channels:   map[string]*channel{},
 		playbacks:  map[string]*playback{},
 		live:       map[string]*recording{},
@@ -202,8 +219,7 @@ func Start(opts Options) (*Server, error) {
 		phoneAdded: make(chan struct{}),
 		connChange: make(chan struct{}),
 	}
-	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = s.http.Serve(ln) }()
+	go s.serve()
 	return s, nil
 }
 
@@ -224,6 +240,7 @@ func (s *Server) Close() {
 	if s.stall {
 		s.stall = false
 		close(s.stallDone)
+		s.publishGate()
 	}
 	conns := make([]*wsConn, 0, len(s.conns))
 	for c := range s.conns {
@@ -238,14 +255,18 @@ func (s *Server) Close() {
 	for _, r := range s.live {
 		r.stopTimer()
 	}
+	httpConns := make([]net.Conn, 0, len(s.httpConns))
+	for c := range s.httpConns {
+		httpConns = append(httpConns, c)
+	}
 	s.mu.Unlock()
+	_ = s.ln.Close()
 	for _, c := range conns {
 		c.close()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = s.http.Shutdown(ctx)
-	_ = s.http.Close()
+	for _, c := range httpConns {
+		_ = c.Close()
+	}
 }
 
 // Stall makes every REST request hang until the client gives up (or
@@ -256,6 +277,7 @@ func (s *Server) Stall() {
 	if !s.stall && !s.closed {
 		s.stall = true
 		s.stallDone = make(chan struct{})
+		s.publishGate()
 	}
 }
 
@@ -266,7 +288,29 @@ func (s *Server) Unstall() {
 	if s.stall {
 		s.stall = false
 		close(s.stallDone)
+		s.publishGate()
 	}
+}
+
+// gate is what a request meets before REST: the server down, or stalled
+// until stallDone closes. Published whole (s.gate) so that requests read
+// it without the server's lock.
+type gate struct {
+	down      bool
+	stallDone chan struct{} // nil when not stalled
+}
+
+// publishGate publishes down and stall (s.mu held).
+func (s *Server) publishGate() {
+	if !s.down && !s.stall {
+		s.gate.Store(nil)
+		return
+	}
+	g := &gate{down: s.down}
+	if s.stall {
+		g.stallDone = s.stallDone
+	}
+	s.gate.Store(g)
 }
 
 // Connected reports whether an events WebSocket for the app is open.
@@ -345,6 +389,7 @@ func (s *Server) DropConnection() {
 func (s *Server) SetDown(down bool) {
 	s.mu.Lock()
 	s.down = down
+	s.publishGate()
 	s.mu.Unlock()
 	if down {
 		s.DropConnection()
@@ -390,6 +435,9 @@ func (s *Server) History() []string {
 }
 
 func (s *Server) logf(format string, args ...any) {
+	if s.opts.NoHistory {
+		return
+	}
 	s.history = append(s.history, fmt.Sprintf(format, args...))
 }
 
@@ -512,20 +560,54 @@ func (s *Server) scale(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * s.opts.TimeScale)
 }
 
-// emit sends an event to the application's connection (if any). It must
-// be called with s.mu held: events leave in the order they were raised.
+// emit sends an event, built as a map, to the application's connection
+// (if any). It must be called with s.mu held: events leave in the order
+// they were raised.
 func (s *Server) emit(ev map[string]any) {
-	ev["timestamp"] = now()
-	ev["asterisk_id"] = "00:00:00:00:00:00"
+	ev["timestamp"] = s.stamp()
+	ev["asterisk_id"] = asteriskID
 	ev["application"] = s.opts.App
 	if s.conn == nil {
 		return // Asterisk drops events while the app is not connected
 	}
-	b, err := json.Marshal(ev)
-	if err != nil {
-		panic("aritest: marshal event: " + err.Error())
+	s.scratch = appendMap(s.scratch[:0], ev, eventFirst, eventLast)
+	s.conn.send(s.scratch)
+}
+
+// emitEvent sends a channel or playback event (s.mu held), and returns it
+// stamped.
+func (s *Server) emitEvent(e fevent) fevent {
+	e.stamp, e.app = s.stamp(), s.opts.App
+	if s.conn != nil {
+		s.scratch = e.appendJSON(s.scratch[:0])
+		s.conn.send(s.scratch)
 	}
-	s.conn.send(b)
+	return e
+}
+
+// The members Asterisk puts first and last in an event.
+var (
+	eventFirst = []string{"type", "timestamp"}
+	eventLast  = []string{"asterisk_id", "application"}
+)
+
+// stamp is now() for events (s.mu held): the date, time and zone are
+// formatted once a second, the milliseconds filled in.
+func (s *Server) stamp() string {
+	t := time.Now()
+	ms := t.UnixMilli()
+	if ms == s.stampMs && s.stampText != "" {
+		return s.stampText
+	}
+	if ms/1000 != s.stampMs/1000 || s.stampText == "" {
+		s.stampSec = t.AppendFormat(s.stampSec[:0], DateFormat) // 2006-01-02T15:04:05.000-0700
+	}
+	b := s.stampSec
+	i := len("2006-01-02T15:04:05.")
+	m := ms % 1000
+	b[i], b[i+1], b[i+2] = byte('0'+m/100), byte('0'+m/10%10), byte('0'+m%10)
+	s.stampMs, s.stampText = ms, string(b)
+	return s.stampText
 }
 
 // after runs f with s.mu held after d, unless the server closed. The timer
@@ -549,47 +631,90 @@ func (s *Server) after(d time.Duration, f func()) interface{ Stop() bool } {
 
 // ServeHTTP routes /ari/events to the WebSocket and the rest to REST.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	down := s.down
-	s.mu.Unlock()
-	if down {
+	at := time.Now()
+	if r.URL.Path == "/ari/events" {
+		s.mu.Lock()
+		down := s.down
+		s.mu.Unlock()
+		switch {
+		case down:
+			http.Error(w, "down", http.StatusServiceUnavailable)
+		case r.URL.Query().Get("app") == "":
+			s.serveEvents(w, r) // 400 before any credential check, as Asterisk
+		case !s.authorized(r.Header.Get("Authorization"), r.URL.Query().Get("api_key")):
+			unauthorized(w)
+		default:
+			s.serveEvents(w, r)
+		}
+		return
+	}
+	var body []byte
+	if r.Body != nil && r.Body != http.NoBody {
+		body, _ = io.ReadAll(io.LimitReader(r.Body, maxBody))
+	}
+	gone := func() <-chan struct{} { return clientGone(w, r) }
+	s.serveRequest(w, at, r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get("Authorization"), body, gone)
+}
+
+// serveRequest answers a request other than the events WebSocket's, that
+// arrived at at: 503 while down, 401 without credentials, held while
+// stalled (until the client gives up: gone), then REST.
+func (s *Server) serveRequest(w http.ResponseWriter, at time.Time, method, path, rawQuery, auth string, body []byte, gone func() <-chan struct{}) {
+	g := s.gate.Load()
+	if g != nil && g.down {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 		return
 	}
-	if r.URL.Path == "/ari/events" && r.URL.Query().Get("app") == "" {
-		s.serveEvents(w, r) // 400 before any credential check, as Asterisk
+	if !s.authorized(auth, queryValue(rawQuery, "api_key")) {
+		unauthorized(w)
 		return
 	}
-	if !s.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Basic realm="Asterisk REST Interface"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Authentication required"})
-		return
-	}
-	if r.URL.Path == "/ari/events" {
-		s.serveEvents(w, r)
-		return
-	}
-	s.mu.Lock()
-	stall, stallDone := s.stall, s.stallDone
-	s.mu.Unlock()
-	if stall {
+	if g != nil && g.stallDone != nil {
+		left := gone()
 		select {
-		case <-stallDone:
-		case <-r.Context().Done():
+		case <-g.stallDone:
+		case <-left:
 			return
 		}
+		select {
+		case <-left: // both: the client gave up first
+			return
+		default:
+		}
 	}
-	s.serveREST(w, r)
+	s.serveREST(w, at, method, path, rawQuery, body)
 }
 
-func (s *Server) authorized(r *http.Request) bool {
-	if u, p, ok := r.BasicAuth(); ok {
-		return u == s.opts.Username && p == s.opts.Password
+func unauthorized(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Basic realm="Asterisk REST Interface"`)
+	writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Authentication required"})
+}
+
+// authorized checks an Authorization header (Basic) or an api_key.
+func (s *Server) authorized(auth, apiKey string) bool {
+	if scheme, cred, ok := strings.Cut(auth, " "); ok && strings.EqualFold(scheme, "Basic") {
+		if cred == s.basic {
+			return true
+		}
+		if b, err := base64.StdEncoding.DecodeString(cred); err == nil {
+			if u, p, ok := strings.Cut(string(b), ":"); ok {
+				return u == s.opts.Username && p == s.opts.Password
+			}
+		}
 	}
-	if k := r.URL.Query().Get("api_key"); k != "" {
-		return k == s.opts.Username+":"+s.opts.Password
+	if apiKey != "" {
+		return apiKey == s.opts.Username+":"+s.opts.Password
 	}
 	return false
+}
+
+// queryValue is url.Values.Get on a raw query, without parsing all of it.
+func queryValue(rawQuery, name string) string {
+	if !strings.Contains(rawQuery, name) {
+		return ""
+	}
+	v, _ := url.ParseQuery(rawQuery)
+	return v.Get(name)
 }
 
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
@@ -634,13 +759,14 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 
 // wsConn is one events WebSocket (server side, RFC 6455) with an unbounded
 // send queue, so that the server never blocks on a slow reader while
-// holding its lock. Queued frames go out in one write.
+// holding its lock. send frames an event into the queue at once; the
+// writer takes the whole queue in one write and gives the buffer back.
 type wsConn struct {
 	conn   net.Conn
 	rd     *bufio.Reader
-	bw     *bufio.Writer
 	mu     sync.Mutex
-	queue  [][]byte
+	queue  []byte // framed, waiting to be written
+	spare  []byte // the buffer last written, for the next queue
 	wake   chan struct{}
 	done   chan struct{}
 	closed bool
@@ -663,19 +789,20 @@ func upgrade(w http.ResponseWriter, r *http.Request) (*wsConn, error) {
 		return nil, err
 	}
 	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	c := &wsConn{conn: conn, rd: brw.Reader, bw: bufio.NewWriterSize(conn, 64<<10),
-		wake: make(chan struct{}, 1), done: make(chan struct{})}
+	c := &wsConn{conn: conn, rd: brw.Reader, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		queue: make([]byte, 0, 64<<10), spare: make([]byte, 0, 64<<10)}
 	// The 101 goes out as the first write of run, after the connection is
 	// registered: a client that saw it can rely on getting events.
-	c.bw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-		base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n")
+	c.queue = append(c.queue, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+
+		base64.StdEncoding.EncodeToString(sum[:])+"\r\n\r\n"...)
 	return c, nil
 }
 
-func (c *wsConn) send(frame []byte) {
+// send queues p as one unmasked text frame.
+func (c *wsConn) send(p []byte) {
 	c.mu.Lock()
 	if !c.closed {
-		c.queue = append(c.queue, frame)
+		c.queue = appendFrame(c.queue, p)
 	}
 	c.mu.Unlock()
 	select {
@@ -696,30 +823,21 @@ func (c *wsConn) close() {
 	_ = c.conn.Close()
 }
 
-// writeFrame buffers one unmasked text frame.
-func (c *wsConn) writeFrame(p []byte) error {
-	var h [10]byte
-	h[0] = 0x81 // FIN, text
-	n := 2
+// appendFrame appends p as one unmasked text frame.
+func appendFrame(b, p []byte) []byte {
+	b = append(b, 0x81) // FIN, text
 	switch l := len(p); {
 	case l < 126:
-		h[1] = byte(l)
+		b = append(b, byte(l))
 	case l < 1<<16:
-		h[1] = 126
-		h[2], h[3] = byte(l>>8), byte(l)
-		n = 4
+		b = append(b, 126, byte(l>>8), byte(l))
 	default:
-		h[1] = 127
+		b = append(b, 127)
 		for i := range 8 {
-			h[2+i] = byte(uint64(l) >> (56 - 8*i))
+			b = append(b, byte(uint64(l)>>(56-8*i)))
 		}
-		n = 10
 	}
-	if _, err := c.bw.Write(h[:n]); err != nil {
-		return err
-	}
-	_, err := c.bw.Write(p)
-	return err
+	return append(b, p...)
 }
 
 // run writes queued frames and reads (and discards) what the client sends,
@@ -731,25 +849,21 @@ func (c *wsConn) run() {
 		_, _ = io.Copy(io.Discard, c.rd) // until the client closes
 		c.close()
 	}()
-	first := true
 	for {
 		c.mu.Lock()
-		q := c.queue
-		c.queue = nil
+		out := c.queue
+		c.queue = c.spare[:0]
 		c.mu.Unlock()
-		for _, f := range q {
-			if err := c.writeFrame(f); err != nil {
-				break
-			}
-		}
-		if len(q) > 0 || first {
-			first = false
-			if err := c.bw.Flush(); err != nil {
+		if len(out) > 0 {
+			if _, err := c.conn.Write(out); err != nil {
 				c.close()
 				<-readDone
 				return
 			}
 		}
+		c.mu.Lock()
+		c.spare = out[:0]
+		c.mu.Unlock()
 		select {
 		case <-c.wake:
 		case <-c.done:
@@ -762,22 +876,38 @@ func (c *wsConn) run() {
 func writeJSON(w http.ResponseWriter, status int, body any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	if body != nil {
-		_ = json.NewEncoder(w).Encode(body)
+	if body == nil {
+		return
 	}
+	if rw, ok := w.(*respWriter); ok { // straight into its buffer
+		rw.body = append(appendJSON(rw.body, body), '\n')
+		return
+	}
+	_, _ = w.Write(append(appendJSON(nil, body), '\n'))
 }
 
 // splitPath returns the unescaped segments of an /ari/... path.
-func splitPath(r *http.Request) []string {
-	p := strings.TrimPrefix(r.URL.EscapedPath(), "/ari/")
-	parts := strings.Split(strings.Trim(p, "/"), "/")
-	for i, s := range parts {
-		parts[i] = unescape(s)
+func splitPath(path string) []string {
+	return appendSegments(nil, path)
+}
+
+// appendSegments is splitPath into seg.
+func appendSegments(seg []string, path string) []string {
+	p := strings.Trim(strings.TrimPrefix(path, "/ari/"), "/")
+	for {
+		s, rest, more := strings.Cut(p, "/")
+		seg = append(seg, unescape(s))
+		if !more {
+			return seg
+		}
+		p = rest
 	}
-	return parts
 }
 
 func unescape(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
 	if u, err := url.PathUnescape(s); err == nil {
 		return u
 	}
