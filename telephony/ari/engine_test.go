@@ -24,9 +24,11 @@ type rig struct {
 	cfg ari.Config
 }
 
-func testConfig(srv *aritest.Server) ari.Config {
+func testConfig(srv *aritest.Server) ari.Config { return testConfigURL(srv.URL()) }
+
+func testConfigURL(url string) ari.Config {
 	return ari.Config{
-		URL: srv.URL(), Username: "hotline", Password: "hotline-secret",
+		URL: url, Username: "hotline", Password: "hotline-secret",
 		RequestTimeout: 2 * time.Second, ConnectTimeout: 2 * time.Second,
 		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 100 * time.Millisecond,
 		ShutdownGrace: 200 * time.Millisecond, RingTimeout: 5 * time.Second,
