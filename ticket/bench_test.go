@@ -22,16 +22,21 @@ func perSecond(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tickets/s")
 }
 
+// benchStore opens a fresh ledger for a benchmark.
+func benchStore(b *testing.B) *ticket.Store {
+	s, err := ticket.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
 // BenchmarkOpenTicket opens a ticket for a call: ticket, event, deadlines
 // and call row in one transaction.
 func BenchmarkOpenTicket(b *testing.B) {
 	serialAnd8(b, func(b *testing.B) func() {
-		ctx := context.Background()
-		s, err := ticket.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { s.Close() })
+		ctx, s := context.Background(), benchStore(b)
 		var seq atomic.Int64
 		return func() {
 			id := seq.Add(1)
@@ -47,12 +52,7 @@ func BenchmarkOpenTicket(b *testing.B) {
 // who presses a key. From 8 goroutines the writes share transactions.
 func BenchmarkSetLine(b *testing.B) {
 	serialAnd8(b, func(b *testing.B) func() {
-		ctx := context.Background()
-		s, err := ticket.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { s.Close() })
+		ctx, s := context.Background(), benchStore(b)
 		// openCalls opens calls [from, to) from 8 goroutines.
 		openCalls := func(from, to int) {
 			var opened sync.WaitGroup

@@ -187,60 +187,48 @@ func orNull(raw []byte) []byte {
 
 // decodeChannelRef reads a channel's id and state.
 func (ev *event) decodeChannelRef(raw []byte) error {
-	if raw == nil || string(raw) == "null" {
-		return nil
+	ok, err := decodeIDState(raw, "channel", &ev.chBuf.ID, &ev.chBuf.State)
+	if ok {
+		ev.Channel = &ev.chBuf
 	}
-	if raw[0] != '{' {
-		return fmt.Errorf("channel is not an object")
-	}
-	var id, state []byte
-	eachMember(raw, func(key, value []byte) {
-		switch string(key) {
-		case "id":
-			id = value
-		case "state":
-			state = value
-		}
-	})
-	ch := &ev.chBuf
-	var err error
-	if ch.ID, err = jsonString(orNull(id)); err != nil {
-		return fmt.Errorf("channel id: %w", err)
-	}
-	if ch.State, err = jsonWord(orNull(state)); err != nil {
-		return fmt.Errorf("channel state: %w", err)
-	}
-	ev.Channel = ch
-	return nil
+	return err
 }
 
 // decodePlayback reads a playback's id and state.
 func (ev *event) decodePlayback(raw []byte) error {
+	ok, err := decodeIDState(raw, "playback", &ev.pbBuf.ID, &ev.pbBuf.State)
+	if ok {
+		ev.Playback = &ev.pbBuf
+	}
+	return err
+}
+
+// decodeIDState reads the id and state members of an object (a channel, a
+// playback); it reports false, with no error, for an absent or null one.
+func decodeIDState(raw []byte, what string, id, state *string) (bool, error) {
 	if raw == nil || string(raw) == "null" {
-		return nil
+		return false, nil
 	}
 	if raw[0] != '{' {
-		return fmt.Errorf("playback is not an object")
+		return false, fmt.Errorf("%s is not an object", what)
 	}
-	var id, state []byte
+	var rawID, rawState []byte
 	eachMember(raw, func(key, value []byte) {
 		switch string(key) {
 		case "id":
-			id = value
+			rawID = value
 		case "state":
-			state = value
+			rawState = value
 		}
 	})
-	pb := &ev.pbBuf
 	var err error
-	if pb.ID, err = jsonString(orNull(id)); err != nil {
-		return fmt.Errorf("playback id: %w", err)
+	if *id, err = jsonString(orNull(rawID)); err != nil {
+		return false, fmt.Errorf("%s id: %w", what, err)
 	}
-	if pb.State, err = jsonWord(orNull(state)); err != nil {
-		return fmt.Errorf("playback state: %w", err)
+	if *state, err = jsonWord(orNull(rawState)); err != nil {
+		return false, fmt.Errorf("%s state: %w", what, err)
 	}
-	ev.Playback = pb
-	return nil
+	return true, nil
 }
 
 // channelID is the id of the channel the event is about, "" if none.
