@@ -75,7 +75,11 @@ type Call struct {
 	ctx    context.Context // cancelled when the call ends
 	cancel context.CancelFunc
 
-	hangMu     sync.Mutex // one Hangup at a time
+	hangMu sync.Mutex // one Hangup at a time
+	// infoMu is held while a SIP INFO's digit is delivered and answered:
+	// a BYE waits for that 200, so the far end never sees our BYE overtake
+	// the answer to its last key.
+	infoMu     sync.Mutex
 	mu         sync.Mutex
 	answered   bool
 	answering  chan struct{} // closed when an Answer in progress returns
@@ -524,6 +528,8 @@ func (c *Call) Hangup(ctx context.Context, reason telephony.Reason) error {
 		return nil
 	}
 	c.finish(telephony.End{Reason: reason, By: "local"})
+	c.infoMu.Lock() // an INFO being answered is answered first
+	c.infoMu.Unlock()
 	if err := c.leg.bye(ctx); err != nil {
 		return fmt.Errorf("hang up: %w", err)
 	}

@@ -596,7 +596,10 @@ func (e *Engine) onInfo(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		return
 	}
 	// Deliver before answering: the sender's next INFO waits for this 200,
-	// so digits keep their order.
+	// so digits keep their order. A hang-up the digit brings about waits
+	// for the 200 (Call.infoMu).
+	c.infoMu.Lock()
+	defer c.infoMu.Unlock()
 	c.deliver(d)
 	respond(sipmsg.StatusOK, "OK")
 }
