@@ -14,8 +14,9 @@ type Observer interface {
 	// DeadlineDone is a timed stage finished; late tells whether after its
 	// due time. Waived stages (that turned out not to apply) are not told.
 	DeadlineDone(stage Stage, unit string, late bool)
-	// WriteDone is a write transaction committed, elapsed after it began
-	// (a group commit of call openings is one transaction).
+	// WriteDone is a write committed, elapsed after its transaction
+	// began: writes group-committed together are told each, a batch of
+	// call openings once.
 	WriteDone(elapsed time.Duration)
 }
 

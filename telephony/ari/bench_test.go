@@ -219,10 +219,10 @@ func (f *fakeProcess) run() (fakeResult, error) {
 }
 
 func (f *fakeProcess) stop() {
-	f.in.Close() // the fake hangs up and ends
-	if err := f.cmd.Wait(); err != nil {
-		f.cmd.Process.Kill()
-	}
+	f.in.Close() // the fake hangs up and ends; one stuck mid-way is killed
+	kill := time.AfterFunc(10*time.Second, func() { f.cmd.Process.Kill() })
+	defer kill.Stop()
+	f.cmd.Wait()
 }
 
 // TestFakeAsteriskForBench is the fake Asterisk of BenchmarkConcurrentCalls
